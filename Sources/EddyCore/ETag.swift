@@ -1,0 +1,66 @@
+/// A strong entity tag. Eddy derives it from the store's epoch and the sequence number of the
+/// resource's last change, so it changes on every write and never repeats across a reset log.
+public struct ETag: Hashable, Sendable, CustomStringConvertible {
+    /// The opaque part, without quotes.
+    public let opaque: String
+
+    public init(opaque: String) {
+        self.opaque = opaque
+    }
+
+    public init(epoch: String, version: SequenceNumber) {
+        self.opaque = epoch + "-" + String(version, radix: 36)
+    }
+
+    /// The header form, with quotes.
+    public var headerValue: String { "\"" + opaque + "\"" }
+
+    public var description: String { headerValue }
+}
+
+/// A parsed `If-Match` / `If-None-Match` header: `*` or a list of entity tags.
+public enum ETagCondition: Hashable, Sendable {
+    case any
+    case tags([ETag])
+
+    /// Parses the header; weak tags (`W/"x"`) keep their opaque part, since Eddy's comparisons
+    /// for `If-None-Match` are weak and `If-Match` tags are only ever strong ones Eddy issued.
+    public init?(header: String) {
+        let trimmed = header.trimmingWhitespace()
+        if trimmed == "*" {
+            self = .any
+            return
+        }
+        var tags: [ETag] = []
+        var rest = Substring(trimmed)
+        while !rest.isEmpty {
+            rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\t" })
+            if rest.isEmpty { break }
+            if rest.hasPrefix("W/") { rest = rest.dropFirst(2) }
+            guard rest.first == "\"" else { return nil }
+            rest = rest.dropFirst()
+            guard let end = rest.firstIndex(of: "\"") else { return nil }
+            tags.append(ETag(opaque: String(rest[..<end])))
+            rest = rest[rest.index(after: end)...]
+        }
+        guard !tags.isEmpty else { return nil }
+        self = .tags(tags)
+    }
+
+    public func matches(_ etag: ETag?) -> Bool {
+        guard let etag else { return false }
+        switch self {
+        case .any: return true
+        case .tags(let tags): return tags.contains(etag)
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!
+        return String(scalars[first...last])
+    }
+}

@@ -1,0 +1,271 @@
+import Synchronization
+
+/// In-process fan-out of committed events. Subscribers are indexed by what they watch, so
+/// matching an event costs a dictionary lookup per ancestor of its path, not a scan of all
+/// subscribers. A subscriber that asks to resume "after N" gets the replay from the log, then
+/// live events, with no gap and no duplicate between the two.
+public final class Hub: Sendable {
+    public struct Configuration: Sendable {
+        /// Live events a subscriber may have queued while its replay still runs.
+        public var replayBufferLimit: Int
+        /// Events read from the log per replay query.
+        public var replayPageSize: Int
+
+        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500) {
+            self.replayBufferLimit = replayBufferLimit
+            self.replayPageSize = replayPageSize
+        }
+    }
+
+    private struct Index: ~Copyable {
+        var byPath: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
+        var byParent: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
+        var bySubtree: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
+        var count = 0
+        var isShutDown = false
+
+        mutating func insert(_ registration: Registration) {
+            let key = ObjectIdentifier(registration)
+            switch registration.filter {
+            case .value(let path): byPath[path, default: [:]][key] = registration
+            case .children(let path): byParent[path, default: [:]][key] = registration
+            case .subtree(let path): bySubtree[path, default: [:]][key] = registration
+            }
+            count += 1
+        }
+
+        mutating func remove(_ registration: Registration) -> Bool {
+            let key = ObjectIdentifier(registration)
+            func take(_ table: inout [ResourcePath: [ObjectIdentifier: Registration]], _ path: ResourcePath) -> Bool {
+                guard table[path]?.removeValue(forKey: key) != nil else { return false }
+                if table[path]?.isEmpty == true { table.removeValue(forKey: path) }
+                return true
+            }
+            let removed: Bool
+            switch registration.filter {
+            case .value(let path): removed = take(&byPath, path)
+            case .children(let path): removed = take(&byParent, path)
+            case .subtree(let path): removed = take(&bySubtree, path)
+            }
+            if removed { count -= 1 }
+            return removed
+        }
+
+        func matching(_ path: ResourcePath, into result: inout [Registration]) {
+            if let exact = byPath[path] { result.append(contentsOf: exact.values) }
+            if !path.isCollection, let parent = path.parent, let siblings = byParent[parent] {
+                result.append(contentsOf: siblings.values)
+            }
+            if !bySubtree.isEmpty {
+                for ancestor in path.ancestors {
+                    if let watchers = bySubtree[ancestor] { result.append(contentsOf: watchers.values) }
+                }
+                if path.isCollection, let watchers = bySubtree[path] { result.append(contentsOf: watchers.values) }
+            }
+        }
+    }
+
+    private let store: any ResourceStore
+    private let configuration: Configuration
+    private let index = Mutex(Index())
+    /// Publishing is serialised so that every subscriber sees events in sequence order.
+    private let publishing = Mutex(())
+
+    public init(store: any ResourceStore, configuration: Configuration = .init()) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    public var subscriberCount: Int { index.withLock { $0.count } }
+
+    /// Subscribes `subscriber` to `filter`. With `after`, first replays the logged events after
+    /// that position; throws `StoreError.historyTruncated` when they are no longer retained.
+    @discardableResult
+    public func subscribe(
+        _ filter: SubscriptionFilter,
+        after: SequenceNumber? = nil,
+        subscriber: any HubSubscriber
+    ) async throws -> HubSubscription {
+        let registration = Registration(filter: filter, subscriber: subscriber, replayingFrom: after)
+        let accepted = index.withLock { index in
+            guard !index.isShutDown else { return false }
+            index.insert(registration)
+            return true
+        }
+        guard accepted else { throw HubDropReason.shutdown }
+        let subscription = HubSubscription(hub: self, registration: registration)
+        guard let after else { return subscription }
+        do {
+            var cursor = after
+            while true {
+                let page = try await store.events(after: cursor, matching: filter, limit: configuration.replayPageSize)
+                for change in page {
+                    guard registration.deliverReplayed(HubEvent(change)) else {
+                        drop(registration, reason: .tooSlow)
+                        return subscription
+                    }
+                    cursor = change.sequence
+                }
+                if page.count < configuration.replayPageSize { break }
+            }
+            if !registration.finishReplay() {
+                drop(registration, reason: .tooSlow)
+            }
+        } catch {
+            _ = index.withLock { $0.remove(registration) }
+            registration.close()
+            throw error
+        }
+        return subscription
+    }
+
+    /// Delivers committed events to every matching subscriber. Called by the store's commit
+    /// listener, in sequence order.
+    public func publish(_ changes: [ChangeEvent]) {
+        publishing.withLock { _ in
+            var matches: [Registration] = []
+            for change in changes {
+                let event = HubEvent(change)
+                matches.removeAll(keepingCapacity: true)
+                index.withLock { $0.matching(change.path, into: &matches) }
+                for registration in matches {
+                    switch registration.offer(event, bufferLimit: configuration.replayBufferLimit) {
+                    case .delivered, .ignored: break
+                    case .rejected: drop(registration, reason: .tooSlow)
+                    case .overrun: drop(registration, reason: .replayOverrun)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops every subscriber whose filter no longer passes `isAllowed`, telling each why.
+    public func revoke(where isAllowed: (SubscriptionFilter, any HubSubscriber) -> Bool, reason: String) {
+        var revoked: [Registration] = []
+        index.withLock { index in
+            for table in [index.byPath, index.byParent, index.bySubtree] {
+                for registrations in table.values {
+                    for registration in registrations.values where !isAllowed(registration.filter, registration.subscriber) {
+                        revoked.append(registration)
+                    }
+                }
+            }
+        }
+        for registration in revoked { drop(registration, reason: .revoked(reason)) }
+    }
+
+    /// Drops every subscriber and refuses new ones.
+    public func shutdown() {
+        var all: [Registration] = []
+        index.withLock { index in
+            index.isShutDown = true
+            for table in [index.byPath, index.byParent, index.bySubtree] {
+                for registrations in table.values { all.append(contentsOf: registrations.values) }
+            }
+        }
+        for registration in all { drop(registration, reason: .shutdown) }
+    }
+
+    func cancel(_ registration: Registration) {
+        _ = index.withLock { $0.remove(registration) }
+        registration.close()
+    }
+
+    private func drop(_ registration: Registration, reason: HubDropReason) {
+        let removed = index.withLock { $0.remove(registration) }
+        if removed, registration.close() {
+            registration.subscriber.hubDidDrop(reason: reason)
+        }
+    }
+}
+
+/// A live subscription; `cancel()` stops delivery. Cancelling twice is harmless.
+public struct HubSubscription: Sendable {
+    let hub: Hub
+    let registration: Registration
+
+    public func cancel() {
+        hub.cancel(registration)
+    }
+}
+
+/// One subscriber's place in the hub, with the gate that orders replayed and live events.
+final class Registration: Sendable {
+    enum Offer {
+        case delivered, ignored, rejected, overrun
+    }
+
+    private enum Gate {
+        /// Replay from the log runs; live events wait in `pending`.
+        case replaying(pending: [HubEvent], lastDelivered: SequenceNumber)
+        case live(lastDelivered: SequenceNumber)
+        case closed
+    }
+
+    let filter: SubscriptionFilter
+    let subscriber: any HubSubscriber
+    private let gate: Mutex<Gate>
+
+    init(filter: SubscriptionFilter, subscriber: any HubSubscriber, replayingFrom after: SequenceNumber?) {
+        self.filter = filter
+        self.subscriber = subscriber
+        if let after {
+            gate = Mutex(.replaying(pending: [], lastDelivered: after))
+        } else {
+            gate = Mutex(.live(lastDelivered: 0))
+        }
+    }
+
+    func offer(_ event: HubEvent, bufferLimit: Int) -> Offer {
+        gate.withLock { gate in
+            switch gate {
+            case .closed:
+                return .ignored
+            case .replaying(var pending, let last):
+                guard pending.count < bufferLimit else { return .overrun }
+                pending.append(event)
+                gate = .replaying(pending: pending, lastDelivered: last)
+                return .delivered
+            case .live(let last):
+                guard event.sequence > last else { return .ignored }
+                guard subscriber.receive(event) else { return .rejected }
+                gate = .live(lastDelivered: event.sequence)
+                return .delivered
+            }
+        }
+    }
+
+    func deliverReplayed(_ event: HubEvent) -> Bool {
+        gate.withLock { gate in
+            guard case .replaying(let pending, let last) = gate else { return false }
+            guard event.sequence > last else { return true }
+            guard subscriber.receive(event) else { return false }
+            gate = .replaying(pending: pending, lastDelivered: event.sequence)
+            return true
+        }
+    }
+
+    /// Hands over from replay to live: queued live events the replay already covered are
+    /// skipped by sequence number, the rest delivered in order.
+    func finishReplay() -> Bool {
+        gate.withLock { gate in
+            guard case .replaying(let pending, var last) = gate else { return false }
+            for event in pending where event.sequence > last {
+                guard subscriber.receive(event) else { return false }
+                last = event.sequence
+            }
+            gate = .live(lastDelivered: last)
+            return true
+        }
+    }
+
+    /// Returns whether this call closed it (false when it was closed already).
+    @discardableResult
+    func close() -> Bool {
+        gate.withLock { gate in
+            if case .closed = gate { return false }
+            gate = .closed
+            return true
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Synchronization
+
+/// A committed event on its way to subscribers. Wire adapters ask it for their encoding by
+/// a format key: the first subscriber of a format builds the bytes, every other one reuses
+/// them, so an event is encoded once per format rather than once per subscriber.
+public final class HubEvent: Sendable {
+    public let change: ChangeEvent
+    private let encodings = Mutex<[(key: String, value: any Sendable)]>([])
+
+    public init(_ change: ChangeEvent) {
+        self.change = change
+    }
+
+    public var sequence: SequenceNumber { change.sequence }
+
+    public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
+        if let cached = encodings.withLock({ $0.first(where: { $0.key == key })?.value }) as? Encoding {
+            return cached
+        }
+        let value = build()
+        encodings.withLock { list in
+            if !list.contains(where: { $0.key == key }) { list.append((key, value)) }
+        }
+        return value
+    }
+}
+
+/// Something that receives events from the hub. Both calls must return quickly and never
+/// block: they run on the publisher's thread.
+public protocol HubSubscriber: AnyObject, Sendable {
+    /// Takes one event. Returns false when the subscriber cannot take more (its bounded
+    /// buffer is full); the hub then drops it with `HubDropReason.tooSlow`.
+    func receive(_ event: HubEvent) -> Bool
+
+    /// The hub will deliver nothing more, for `reason`. Not called after `cancel()`.
+    func hubDidDrop(reason: HubDropReason)
+}
+
+public enum HubDropReason: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The subscriber's buffer was full: it reads slower than events arrive.
+    case tooSlow
+    /// Live events queued up beyond the buffer while the replay from the log was still running.
+    case replayOverrun
+    /// The hub is shutting down.
+    case shutdown
+    /// The subscription is no longer allowed (for example its access was revoked).
+    case revoked(String)
+
+    public var description: String {
+        switch self {
+        case .tooSlow: "subscriber fell behind and its buffer is full"
+        case .replayOverrun: "too many live events arrived while replaying history"
+        case .shutdown: "server is shutting down"
+        case .revoked(let why): "subscription revoked: \(why)"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// A write to the store. Preconditions are evaluated inside the same transaction as the
+/// write, so two writers racing on one `If-Match` cannot both succeed.
+public struct Mutation: Sendable {
+    public enum Operation: Sendable {
+        /// Create or replace the object with this value.
+        case put(JSONValue)
+        /// Apply an RFC 7396 merge patch to the existing object.
+        case patch(JSONValue)
+        /// Remove the object, leaving a tombstone event.
+        case delete
+        /// Create a child of the collection `path` with a server-made id.
+        case append(JSONValue)
+    }
+
+    public let path: ResourcePath
+    public let operation: Operation
+    /// `If-Match`: the write happens only if the current ETag matches (or, for `*`, it exists).
+    public let ifMatch: ETagCondition?
+    /// `If-None-Match`: the write happens only if no current ETag matches (`*`: only if absent).
+    public let ifNoneMatch: ETagCondition?
+
+    public init(path: ResourcePath, operation: Operation, ifMatch: ETagCondition? = nil, ifNoneMatch: ETagCondition? = nil) {
+        self.path = path
+        self.operation = operation
+        self.ifMatch = ifMatch
+        self.ifNoneMatch = ifNoneMatch
+    }
+
+    /// Decides, given the current state of the target, whether the preconditions hold.
+    public func preconditionsHold(currentETag: ETag?) -> Bool {
+        if let ifMatch, !ifMatch.matches(currentETag) { return false }
+        if let ifNoneMatch, ifNoneMatch.matches(currentETag) { return false }
+        return true
+    }
+}
+
+public enum CommitOutcome: Sendable {
+    /// The change committed; `resource` is its state afterwards (nil value for a deletion).
+    case committed(ChangeEvent, created: Bool)
+    case preconditionFailed(current: ETag?)
+    case notFound
+    /// The result would not be a JSON object (a merge patch that replaces the whole document).
+    case notAnObject
+}
+
+/// An object as the store holds it.
+public struct StoredResource: Sendable, Hashable {
+    public let path: ResourcePath
+    public let value: String
+    public let etag: ETag
+    public let version: SequenceNumber
+    public let createdSequence: SequenceNumber
+    public let updatedAt: Int64
+
+    public init(path: ResourcePath, value: String, etag: ETag, version: SequenceNumber, createdSequence: SequenceNumber, updatedAt: Int64) {
+        self.path = path
+        self.value = value
+        self.etag = etag
+        self.version = version
+        self.createdSequence = createdSequence
+        self.updatedAt = updatedAt
+    }
+
+    /// The item as a collection lists it: the object with its `id` member set.
+    public var itemText: String {
+        Self.item(id: path.name, value: value)
+    }
+
+    /// Splices `"id"` into the object's JSON text without re-parsing it.
+    public static func item(id: String, value: String) -> String {
+        let body = value.utf8.dropFirst()  // drop "{"
+        let isEmpty = value.utf8.dropFirst().first(where: { $0 != UInt8(ascii: " ") }) == UInt8(ascii: "}")
+        var out = "{\"id\":" + JSONValue.quoted(id)
+        if !isEmpty { out += "," }
+        out += String(decoding: body, as: UTF8.self)
+        return out
+    }
+}
+
+/// Server-made ids: the creating event's sequence number in fixed-width base 36, so ids sort
+/// as strings in creation order and never repeat within one log.
+public enum ResourceID {
+    public static let width = 13
+
+    public static func make(from sequence: SequenceNumber) -> String {
+        let digits = String(sequence, radix: 36)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}

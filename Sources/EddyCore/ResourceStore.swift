@@ -1,0 +1,67 @@
+/// The store seam: every backend (embedded SQLite, PostgreSQL) implements this, and nothing
+/// above it knows which one runs.
+public protocol ResourceStore: Sendable {
+    /// A random id of this log, fixed when it is created. Resume tokens and ETags carry it so
+    /// that a token from another (or a reset) log is recognised instead of misread.
+    var epoch: String { get }
+
+    /// Registers the function that receives committed events, in sequence order, after their
+    /// transaction committed. Set once, before the first write.
+    func setCommitListener(_ listener: @escaping @Sendable ([ChangeEvent]) -> Void)
+
+    /// The object at `path`, or nil when it does not exist (never created, or deleted).
+    func resource(at path: ResourcePath) async throws -> StoredResource?
+
+    /// Live children of `collection`, ordered by creation.
+    func children(of collection: ResourcePath, limit: Int, descending: Bool) async throws -> [StoredResource]
+
+    /// Whether any resource, live or deleted, was ever stored below `collection`.
+    func collectionExists(_ collection: ResourcePath) async throws -> Bool
+
+    func commit(_ mutation: Mutation) async throws -> CommitOutcome
+
+    /// Events after `sequence` that match `filter`, in sequence order, at most `limit`.
+    /// Throws `StoreError.historyTruncated` when events after `sequence` are no longer retained.
+    func events(after sequence: SequenceNumber, matching filter: SubscriptionFilter?, limit: Int) async throws -> [ChangeEvent]
+
+    /// The sequence number of the newest committed event (0 for an empty log).
+    func headSequence() async throws -> SequenceNumber
+
+    /// The oldest position a reader may resume from: events after it are all retained.
+    func retainedFloor() async throws -> SequenceNumber
+
+    /// Drops events beyond the retention policy; returns how many were removed.
+    func applyRetention(_ policy: RetentionPolicy, now: Int64) async throws -> Int
+
+    func close() async throws
+}
+
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Keep at most this many events.
+    public var maximumEvents: Int
+    /// Drop events older than this many seconds.
+    public var maximumAgeSeconds: Int
+
+    public init(maximumEvents: Int = 1_000_000, maximumAgeSeconds: Int = 7 * 24 * 3600) {
+        self.maximumEvents = maximumEvents
+        self.maximumAgeSeconds = maximumAgeSeconds
+    }
+}
+
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The events after the asked position were dropped by retention: the reader must resync.
+    case historyTruncated(requested: SequenceNumber, floor: SequenceNumber)
+    /// The asked position is ahead of the log: it came from another or a reset log.
+    case positionFromTheFuture(requested: SequenceNumber, head: SequenceNumber)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .historyTruncated(let requested, let floor):
+            "events after \(requested) are no longer retained (oldest resumable position is \(floor))"
+        case .positionFromTheFuture(let requested, let head):
+            "position \(requested) is ahead of the log (head is \(head))"
+        case .closed: "the store is closed"
+        }
+    }
+}

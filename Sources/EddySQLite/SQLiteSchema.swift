@@ -1,0 +1,42 @@
+import GRDB
+
+/// Versioned schema of the embedded store. Each step runs once, in order, inside a transaction.
+enum SQLiteSchema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: resources and change log") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (
+                        key TEXT PRIMARY KEY,
+                        value TEXT NOT NULL
+                    );
+                    -- One row per object ever written; value is NULL once deleted (a tombstone,
+                    -- which keeps an emptied collection existing).
+                    CREATE TABLE resources (
+                        path TEXT PRIMARY KEY,
+                        parent TEXT NOT NULL,
+                        value TEXT,
+                        version INTEGER NOT NULL,
+                        created_seq INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX resources_live_by_parent ON resources(parent, created_seq) WHERE value IS NOT NULL;
+                    CREATE INDEX resources_by_parent ON resources(parent);
+                    -- The change log. AUTOINCREMENT: a sequence number is never reused, even
+                    -- after retention emptied the table.
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        path TEXT NOT NULL,
+                        parent TEXT NOT NULL,
+                        kind INTEGER NOT NULL,
+                        time INTEGER NOT NULL,
+                        value TEXT
+                    );
+                    CREATE INDEX events_by_path ON events(path, seq);
+                    CREATE INDEX events_by_parent ON events(parent, seq);
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,276 @@
+import EddyCore
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode. All writes go through GRDB's single
+/// writer, so commit order is sequence order, and the commit listener is called on the
+/// writer's queue right after each commit, before the next write starts.
+public final class SQLiteStore: ResourceStore {
+    public struct Configuration: Sendable {
+        /// `FULL` fsyncs the WAL on every commit (survives power loss); `NORMAL` survives a
+        /// process crash but may lose the newest commits on power loss.
+        public var synchronous: Synchronous
+        public var busyTimeoutSeconds: Double
+
+        public enum Synchronous: String, Sendable { case full = "FULL", normal = "NORMAL" }
+
+        public init(synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 5) {
+            self.synchronous = synchronous
+            self.busyTimeoutSeconds = busyTimeoutSeconds
+        }
+    }
+
+    public static let fileName = "eddy.sqlite"
+
+    public let epoch: String
+    private let pool: DatabasePool
+    private let listener = Mutex<(@Sendable ([ChangeEvent]) -> Void)?>(nil)
+
+    /// Opens (creating if needed) the store in `directory`.
+    public init(directory: URL, configuration: Configuration = .init()) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var grdb = GRDB.Configuration()
+        grdb.busyMode = .timeout(configuration.busyTimeoutSeconds)
+        let synchronous = configuration.synchronous.rawValue
+        grdb.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let path = directory.appendingPathComponent(Self.fileName).path
+        pool = try DatabasePool(path: path, configuration: grdb)
+        try SQLiteSchema.migrator().migrate(pool)
+        epoch = try pool.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") {
+                return existing
+            }
+            let fresh = Self.makeEpoch()
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [fresh])
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('floor', '0')")
+            return fresh
+        }
+    }
+
+    private static func makeEpoch() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() & 0xFF_FFFF_FFFF, radix: 36)
+    }
+
+    public func setCommitListener(_ listener: @escaping @Sendable ([ChangeEvent]) -> Void) {
+        self.listener.withLock { $0 = listener }
+    }
+
+    public func resource(at path: ResourcePath) async throws -> StoredResource? {
+        let epoch = self.epoch
+        return try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT value, version, created_seq, updated_at FROM resources WHERE path = ? AND value IS NOT NULL",
+                arguments: [path.description]
+            ).map { Self.resource(path: path, row: $0, epoch: epoch) }
+        }
+    }
+
+    public func children(of collection: ResourcePath, limit: Int, descending: Bool) async throws -> [StoredResource] {
+        let epoch = self.epoch
+        let order = descending ? "DESC" : "ASC"
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT path, value, version, created_seq, updated_at FROM resources
+                    WHERE parent = ? AND value IS NOT NULL ORDER BY created_seq \(order) LIMIT ?
+                    """,
+                arguments: [collection.description, limit])
+            return try rows.map { row in
+                let path = try ResourcePath(parsingStored: row["path"])
+                return Self.resource(path: path, row: row, epoch: epoch)
+            }
+        }
+    }
+
+    public func collectionExists(_ collection: ResourcePath) async throws -> Bool {
+        if collection == .root { return true }
+        let (low, high) = collection.subtreeRange
+        return try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM resources WHERE path > ? AND path < ?)", arguments: [low, high]) ?? false
+        }
+    }
+
+    public func commit(_ mutation: Mutation) async throws -> CommitOutcome {
+        let epoch = self.epoch
+        let listener = self.listener.withLock { $0 }
+        return try await pool.write { db in
+            let outcome = try Self.apply(mutation, in: db, epoch: epoch)
+            if case .committed(let event, _) = outcome, let listener {
+                db.afterNextTransaction(onCommit: { _ in listener([event]) })
+            }
+            return outcome
+        }
+    }
+
+    public func events(after sequence: SequenceNumber, matching filter: SubscriptionFilter?, limit: Int) async throws -> [ChangeEvent] {
+        let epoch = self.epoch
+        return try await pool.read { db in
+            let floor = try Self.floor(db)
+            if sequence < floor {
+                throw StoreError.historyTruncated(requested: sequence, floor: floor)
+            }
+            let head = try Self.head(db)
+            if sequence > head {
+                throw StoreError.positionFromTheFuture(requested: sequence, head: head)
+            }
+            var sql = "SELECT seq, path, kind, time, value FROM events WHERE seq > ?"
+            var arguments: StatementArguments = [Int64(sequence)]
+            switch filter {
+            case nil: break
+            case .value(let path):
+                sql += " AND path = ?"
+                arguments += [path.description]
+            case .children(let collection):
+                sql += " AND parent = ?"
+                arguments += [collection.description]
+            case .subtree(let prefix) where prefix == .root: break
+            case .subtree(let prefix):
+                let (low, high) = prefix.subtreeRange
+                sql += " AND path > ? AND path < ?"
+                arguments += [low, high]
+            }
+            sql += " ORDER BY seq LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.event(row: $0, epoch: epoch) }
+        }
+    }
+
+    public func headSequence() async throws -> SequenceNumber {
+        try await pool.read { db in try Self.head(db) }
+    }
+
+    public func retainedFloor() async throws -> SequenceNumber {
+        try await pool.read { db in try Self.floor(db) }
+    }
+
+    public func applyRetention(_ policy: RetentionPolicy, now: Int64) async throws -> Int {
+        try await pool.write { db in
+            let head = try Self.head(db)
+            let byCount = head > UInt64(policy.maximumEvents) ? head - UInt64(policy.maximumEvents) : 0
+            let cutoffTime = now - Int64(policy.maximumAgeSeconds) * 1000
+            let byAge = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events WHERE time < ?", arguments: [cutoffTime]).map(UInt64.init) ?? 0
+            let newFloor = max(byCount, byAge)
+            guard newFloor > (try Self.floor(db)) else { return 0 }
+            try db.execute(sql: "DELETE FROM events WHERE seq <= ?", arguments: [Int64(newFloor)])
+            let removed = db.changesCount
+            // Tombstones older than the floor can no longer be reported to anyone.
+            try db.execute(sql: "DELETE FROM resources WHERE value IS NULL AND version <= ?", arguments: [Int64(newFloor)])
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'floor'", arguments: [String(newFloor)])
+            return removed
+        }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+
+    // MARK: - Inside the writer
+
+    private static func apply(_ mutation: Mutation, in db: Database, epoch: String) throws -> CommitOutcome {
+        var path = mutation.path
+        var current: Row? = nil
+        if case .append = mutation.operation {
+            // The child's id is the sequence number its creation event will get.
+            let next = try nextSequence(db)
+            path = try path.child(ResourceID.make(from: next))
+        } else {
+            current = try Row.fetchOne(
+                db, sql: "SELECT value, version, created_seq FROM resources WHERE path = ?", arguments: [path.description])
+        }
+        let currentValue: String? = current?["value"]
+        let currentETag = currentValue == nil ? nil : ETag(epoch: epoch, version: UInt64(current!["version"] as Int64))
+        guard mutation.preconditionsHold(currentETag: currentETag) else {
+            return .preconditionFailed(current: currentETag)
+        }
+
+        let kind: ChangeKind
+        let newValue: String?
+        switch mutation.operation {
+        case .put(let value), .append(let value):
+            kind = currentValue == nil ? .created : .updated
+            newValue = value.text
+        case .patch(let patch):
+            guard let currentValue else { return .notFound }
+            let merged = try JSONValue(parsing: currentValue).merging(patch: patch)
+            guard case .object = merged else { return .notAnObject }
+            kind = .updated
+            newValue = merged.text
+        case .delete:
+            guard currentValue != nil else { return .notFound }
+            kind = .deleted
+            newValue = nil
+        }
+
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let parent = path.parent?.description ?? ""
+        try db.execute(
+            sql: "INSERT INTO events(path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?)",
+            arguments: [path.description, parent, kind.rawValue, now, newValue])
+        let sequence = UInt64(db.lastInsertedRowID)
+        let createdSequence = kind == .created ? Int64(sequence) : (current?["created_seq"] as Int64? ?? Int64(sequence))
+        try db.execute(
+            sql: """
+                INSERT INTO resources(path, parent, value, version, created_seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(path) DO UPDATE SET value = excluded.value, version = excluded.version,
+                    created_seq = excluded.created_seq, updated_at = excluded.updated_at
+                """,
+            arguments: [path.description, parent, newValue, Int64(sequence), createdSequence, now])
+        let event = ChangeEvent(
+            sequence: sequence, path: path, kind: kind, etag: ETag(epoch: epoch, version: sequence), timestamp: now, value: newValue)
+        return .committed(event, created: kind == .created)
+    }
+
+    private static func nextSequence(_ db: Database) throws -> UInt64 {
+        try head(db) + 1
+    }
+
+    private static func head(_ db: Database) throws -> UInt64 {
+        let logged = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+        return UInt64(logged)
+    }
+
+    private static func floor(_ db: Database) throws -> UInt64 {
+        UInt64(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'floor'") ?? "0") ?? 0
+    }
+
+    private static func resource(path: ResourcePath, row: Row, epoch: String) -> StoredResource {
+        let version = UInt64(row["version"] as Int64)
+        return StoredResource(
+            path: path, value: row["value"], etag: ETag(epoch: epoch, version: version), version: version,
+            createdSequence: UInt64(row["created_seq"] as Int64), updatedAt: row["updated_at"])
+    }
+
+    private static func event(row: Row, epoch: String) throws -> ChangeEvent {
+        let sequence = UInt64(row["seq"] as Int64)
+        guard let kind = ChangeKind(rawValue: row["kind"]) else {
+            throw DatabaseError(message: "unknown change kind in event \(sequence)")
+        }
+        return ChangeEvent(
+            sequence: sequence, path: try ResourcePath(parsingStored: row["path"]), kind: kind,
+            etag: ETag(epoch: epoch, version: sequence), timestamp: row["time"], value: row["value"])
+    }
+}
+
+extension ResourcePath {
+    /// Paths are stored decoded; they were valid when written.
+    init(parsingStored stored: String) throws {
+        let isCollection = stored.hasSuffix("/")
+        var body = Substring(stored.dropFirst())
+        if isCollection, !body.isEmpty { body = body.dropLast() }
+        let segments = body.isEmpty ? [] : body.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        try self.init(segments: segments, isCollection: isCollection)
+    }
+
+    /// Exclusive bounds of the stored paths strictly below this collection: every such path
+    /// starts with `…/`, and `0` is the byte after `/`.
+    var subtreeRange: (String, String) {
+        let prefix = description
+        return (prefix, String(prefix.dropLast()) + "0")
+    }
+}

@@ -1,0 +1,102 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// Turns a hub subscription into a `text/event-stream` response. The subscriber encodes each
+/// event through `HubEvent.encoded`, so subscribers of one format share the bytes; the
+/// connection's task only moves them to the socket and sends keep-alive comments.
+struct EventStreamResponse: Sendable {
+    let hub: Hub
+    let bufferEvents: Int
+    let keepAliveSeconds: Double
+
+    /// - Parameters:
+    ///   - formatKey: names the encoding, so the event's bytes are shared by all its users.
+    ///   - encode: the SSE frame for one event (`id:`/`data:` lines and the blank line).
+    ///   - onHistoryUnavailable: the frame sent when `after` is no longer retained; the stream
+    ///     then ends so the client starts over.
+    func respond(
+        filter: SubscriptionFilter,
+        after: SequenceNumber?,
+        formatKey: String,
+        encode: @escaping @Sendable (ChangeEvent) -> String,
+        onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
+    ) async throws -> Response {
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(bufferEvents))
+        let sink = EventStreamSink(continuation: continuation, formatKey: formatKey, encode: encode)
+        let opening: ByteBuffer
+        var subscription: HubSubscription?
+        do {
+            subscription = try await hub.subscribe(filter, after: after, subscriber: sink)
+            opening = ByteBuffer(string: ": eddy\n\n")
+        } catch let error as StoreError {
+            continuation.finish()
+            opening = ByteBuffer(string: onHistoryUnavailable(error))
+        }
+        let keepAlive = keepAliveSeconds
+        let body = ResponseBody { [subscription] writer in
+            defer { subscription?.cancel() }
+            try await writer.write(opening)
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .seconds(keepAlive))
+                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        }
+                    }
+                    for await frame in stream {
+                        try await writer.write(frame)
+                    }
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: {
+                continuation.finish()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body)
+    }
+}
+
+private final class EventStreamSink: HubSubscriber {
+    let continuation: AsyncStream<ByteBuffer>.Continuation
+    let formatKey: String
+    let encode: @Sendable (ChangeEvent) -> String
+
+    init(continuation: AsyncStream<ByteBuffer>.Continuation, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String) {
+        self.continuation = continuation
+        self.formatKey = formatKey
+        self.encode = encode
+    }
+
+    func receive(_ event: HubEvent) -> Bool {
+        let frame = event.encoded(as: formatKey) { ByteBuffer(string: encode(event.change)) }
+        if case .enqueued = continuation.yield(frame) { return true }
+        return false
+    }
+
+    func hubDidDrop(reason: HubDropReason) {
+        let frame = "event: error\ndata: " + JSONValue.quoted(reason.description) + "\n\n"
+        continuation.yield(ByteBuffer(string: frame))
+        continuation.finish()
+    }
+}
+
+/// Builds the lines of one SSE event.
+enum SSEFrame {
+    static func make(id: String?, event: String? = nil, data: String) -> String {
+        var out = ""
+        if let event { out += "event: \(event)\n" }
+        if let id { out += "id: \(id)\n" }
+        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+            out += "data: \(line)\n"
+        }
+        return out + "\n"
+    }
+}

@@ -1,0 +1,137 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+
+/// The REST face of the store: objects and collections over GET/HEAD/PUT/PATCH/DELETE/POST.
+struct ResourceHandler: Sendable {
+    let store: any ResourceStore
+    let configuration: ServerConfiguration
+
+    static let jsonTypes: Set<String> = ["application/json"]
+    static let patchTypes: Set<String> = ["application/merge-patch+json", "application/json"]
+
+    func respond(to request: inout Request, path: ResourcePath) async throws -> Response {
+        if path.isCollection {
+            switch request.method {
+            case .get, .head: return try await listCollection(request, path)
+            case .post: return try await append(&request, to: path)
+            default:
+                throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .post], target: "a collection")
+            }
+        }
+        switch request.method {
+        case .get, .head: return try await read(request, path)
+        case .put: return try await put(&request, path)
+        case .patch: return try await patch(&request, path)
+        case .delete: return try await delete(request, path)
+        default:
+            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .put, .patch, .delete], target: "an object")
+        }
+    }
+
+    private func read(_ request: Request, _ path: ResourcePath) async throws -> Response {
+        let isHead = request.method == .head
+        guard let resource = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
+        var headers: HTTPFields = [.eTag: resource.etag.headerValue]
+        if let inm = request.headers[.ifNoneMatch].flatMap(ETagCondition.init(header:)), inm.matches(resource.etag) {
+            headers[.contentLength] = "0"
+            return Response(status: .notModified, headers: headers)
+        }
+        return .json(.ok, resource.value, headers: headers, head: isHead)
+    }
+
+    private func listCollection(_ request: Request, _ path: ResourcePath) async throws -> Response {
+        let query = request.uri.queryParameters
+        var limit = configuration.defaultListLimit
+        if let raw = query["max"] {
+            guard let asked = Int(raw), asked > 0 else {
+                throw Problem.badRequest("invalid-parameter", "max must be a positive integer, got '\(raw)'")
+            }
+            limit = min(asked, configuration.maximumListLimit)
+        }
+        var descending = false
+        if let order = query["order"] {
+            switch order {
+            case "asc": descending = false
+            case "desc": descending = true
+            default: throw Problem.badRequest("invalid-parameter", "order must be asc or desc, got '\(order)'")
+            }
+        }
+        guard try await store.collectionExists(path) else { throw Problem.notFound(path.description) }
+        let items = try await store.children(of: path, limit: limit, descending: descending)
+        let body = "[" + items.map(\.itemText).joined(separator: ",") + "]"
+        return .json(.ok, body, head: request.method == .head)
+    }
+
+    private func put(_ request: inout Request, _ path: ResourcePath) async throws -> Response {
+        let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
+        guard case .object = value else {
+            throw Problem(.badRequest, "not-an-object", "a resource must be a JSON object")
+        }
+        let mutation = try Mutation(
+            path: path, operation: .put(value), ifMatch: condition(request, .ifMatch), ifNoneMatch: condition(request, .ifNoneMatch))
+        return try await commit(mutation, request: request)
+    }
+
+    private func patch(_ request: inout Request, _ path: ResourcePath) async throws -> Response {
+        let patch = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.patchTypes)
+        guard case .object = patch else {
+            throw Problem(.badRequest, "not-an-object", "a merge patch for a resource must be a JSON object")
+        }
+        let mutation = try Mutation(path: path, operation: .patch(patch), ifMatch: condition(request, .ifMatch))
+        return try await commit(mutation, request: request)
+    }
+
+    private func delete(_ request: Request, _ path: ResourcePath) async throws -> Response {
+        let mutation = try Mutation(path: path, operation: .delete, ifMatch: condition(request, .ifMatch))
+        return try await commit(mutation, request: request)
+    }
+
+    private func append(_ request: inout Request, to collection: ResourcePath) async throws -> Response {
+        let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
+        guard case .object = value else {
+            throw Problem(.badRequest, "not-an-object", "a collection item must be a JSON object")
+        }
+        return try await commit(Mutation(path: collection, operation: .append(value)), request: request)
+    }
+
+    private func commit(_ mutation: Mutation, request: Request) async throws -> Response {
+        switch try await store.commit(mutation) {
+        case .committed(let event, let created):
+            var headers: HTTPFields = [.eTag: event.etag.headerValue]
+            if event.kind == .deleted {
+                return Response(status: .noContent)
+            }
+            let value = event.value ?? "{}"
+            if case .append = mutation.operation {
+                let location = request.baseURL + event.path.encoded
+                headers[.location] = location
+                headers[.contentLocation] = location
+                return .json(.created, StoredResource.item(id: event.path.name, value: value), headers: headers)
+            }
+            if created { headers[.location] = request.baseURL + event.path.encoded }
+            return .json(created ? .created : .ok, value, headers: headers)
+        case .preconditionFailed(let current):
+            var headers: HTTPFields = [:]
+            if let current { headers[.eTag] = current.headerValue }
+            throw Problem(
+                .preconditionFailed, "precondition-failed",
+                current == nil
+                    ? "the precondition failed: \(mutation.path) does not exist"
+                    : "the precondition failed: the current ETag of \(mutation.path) is \(current!.headerValue)",
+                headers: headers)
+        case .notFound:
+            throw Problem.notFound(mutation.path.description)
+        case .notAnObject:
+            throw Problem(.badRequest, "not-an-object", "the merge patch would leave something that is not a JSON object")
+        }
+    }
+
+    private func condition(_ request: Request, _ name: HTTPField.Name) throws -> ETagCondition? {
+        guard let raw = request.headers[name] else { return nil }
+        guard let condition = ETagCondition(header: raw) else {
+            throw Problem.badRequest("invalid-header", "\(name.rawName) must be * or a list of quoted entity tags")
+        }
+        return condition
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct EddyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eddy",
+        abstract: "A realtime resource server: JSON resources over HTTP, and every way to watch them change.",
+        subcommands: [ServeCommand.self],
+        defaultSubcommand: ServeCommand.self
+    )
+}
