@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed JSON document. Resources are JSON objects; values inside them are anything JSON allows.
 public enum JSONValue: Hashable, Sendable {
     case null
@@ -12,11 +10,7 @@ public enum JSONValue: Hashable, Sendable {
 
     /// Parses UTF-8 JSON text, refusing anything that is not exactly one JSON value.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONError) {
-        do {
-            self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw JSONError.malformed(Self.describe(error))
-        }
+        self = try JSONParser.parse(Array(bytes))
     }
 
     public init(parsing text: String) throws(JSONError) {
@@ -51,18 +45,6 @@ public enum JSONValue: Hashable, Sendable {
             }
         }
         return .object(members)
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError as NSError?,
-                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
-            {
-                return detail
-            }
-            return context.debugDescription
-        }
-        return "\(error)"
     }
 
     func write(to out: inout String) {

@@ -66,10 +66,15 @@ public struct StoredResource: Sendable, Hashable {
         Self.item(id: path.name, value: value)
     }
 
-    /// Splices `"id"` into the object's JSON text without re-parsing it.
+    /// Splices `"id"` into the object's JSON text without re-parsing it, unless the object has
+    /// an `id` member of its own, which the collection's id replaces.
     public static func item(id: String, value: String) -> String {
+        if value.contains("\"id\""), case .object(var members)? = try? JSONValue(parsing: value) {
+            members["id"] = .string(id)
+            return JSONValue.object(members).text
+        }
         let body = value.utf8.dropFirst()  // drop "{"
-        let isEmpty = value.utf8.dropFirst().first(where: { $0 != UInt8(ascii: " ") }) == UInt8(ascii: "}")
+        let isEmpty = body.first(where: { $0 != UInt8(ascii: " ") }) == UInt8(ascii: "}")
         var out = "{\"id\":" + JSONValue.quoted(id)
         if !isEmpty { out += "," }
         out += String(decoding: body, as: UTF8.self)

@@ -1,0 +1,61 @@
+import Testing
+
+@testable import EddyCore
+
+@Suite struct ResourcePathTests {
+    @Test func parsesObjectsAndCollections() throws {
+        let object = try ResourcePath(parsing: "/a/b%20c")
+        #expect(object.segments == ["a", "b c"])
+        #expect(!object.isCollection)
+        #expect(object.description == "/a/b c")
+        #expect(object.encoded == "/a/b%20c")
+        #expect(object.parent == (try ResourcePath(parsing: "/a/")))
+
+        let collection = try ResourcePath(parsing: "/a/")
+        #expect(collection.isCollection)
+        #expect(collection.segments == ["a"])
+        #expect(collection.parent == .root)
+        #expect(try ResourcePath(parsing: "/") == .root)
+    }
+
+    @Test(arguments: ["a/b", "//a", "/a//b", "/a/%zz", "/a/%C3%28", "/a\u{01}b"])
+    func refusesMalformedPaths(_ raw: String) {
+        #expect(throws: PathError.self) { try ResourcePath(parsing: raw) }
+    }
+
+    @Test func refusesReservedSegments() {
+        #expect(throws: PathError.reserved("segments starting with '.' are reserved for Eddy's own endpoints")) {
+            try ResourcePath(parsing: "/a/.hidden")
+        }
+        #expect(throws: PathError.self) { try ResourcePath(parsing: "/.eddy/x") }
+    }
+
+    @Test func refusesOverlongPaths() {
+        let long = "/" + String(repeating: "x", count: ResourcePath.maximumLength + 1)
+        #expect(throws: PathError.self) { try ResourcePath(parsing: long) }
+    }
+
+    @Test func subtreeContainment() throws {
+        let prefix = try ResourcePath(parsing: "/a/")
+        #expect(prefix.contains(try ResourcePath(parsing: "/a/b/c")))
+        #expect(!prefix.contains(try ResourcePath(parsing: "/ab/c")))
+        #expect(ResourcePath.root.contains(try ResourcePath(parsing: "/x")))
+        #expect(try ResourcePath(parsing: "/a/b/c").ancestors.map(\.description) == ["/", "/a/", "/a/b/"])
+    }
+
+    @Test func filtersMatchByMode() throws {
+        let child = try ResourcePath(parsing: "/a/b")
+        let grandchild = try ResourcePath(parsing: "/a/x/y")
+        let collection = try ResourcePath(parsing: "/a/")
+        #expect(SubscriptionFilter.value(child).matches(child))
+        #expect(SubscriptionFilter.children(collection).matches(child))
+        #expect(!SubscriptionFilter.children(collection).matches(grandchild))
+        #expect(SubscriptionFilter.subtree(collection).matches(grandchild))
+    }
+
+    @Test func serverIDsSortInCreationOrder() {
+        let ids = [1, 35, 36, 1_000, 46_656, 9_999_999].map { ResourceID.make(from: UInt64($0)) }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids.map(\.count)) == [ResourceID.width])
+    }
+}

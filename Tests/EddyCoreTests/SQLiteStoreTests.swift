@@ -1,0 +1,85 @@
+import EddyCore
+import EddySQLite
+import Testing
+
+@Suite struct SQLiteStoreTests {
+    @Test func logsOneEventPerMutationInOrder() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        let store = fixture.store
+        let a = try ResourcePath(parsing: "/c/a")
+        try await fixture.put("/c/a", #"{"v":1}"#)
+        try await fixture.put("/c/a", #"{"v":2}"#)
+        _ = try await store.commit(Mutation(path: a, operation: .patch(try JSONValue(parsing: #"{"w":3}"#))))
+        _ = try await store.commit(Mutation(path: a, operation: .delete))
+        let events = try await store.events(after: 0, matching: nil, limit: 100)
+        #expect(events.map(\.kind) == [.created, .updated, .updated, .deleted])
+        #expect(events.map(\.sequence) == [1, 2, 3, 4])
+        #expect(events[2].value == #"{"v":2,"w":3}"#)
+        #expect(events[3].value == nil)
+        #expect(try await store.resource(at: a) == nil)
+        #expect(try await store.headSequence() == 4)
+        // The emptied collection still exists: its history is there to watch.
+        #expect(try await store.collectionExists(try ResourcePath(parsing: "/c/")))
+        #expect(try await !store.collectionExists(try ResourcePath(parsing: "/d/")))
+    }
+
+    @Test func readsEventsByPathChildrenAndSubtree() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        for path in ["/a/x", "/a/y", "/a/sub/z", "/ab/q", "/b"] {
+            try await fixture.put(path, "{}")
+        }
+        func paths(_ filter: SubscriptionFilter, after: UInt64 = 0) async throws -> [String] {
+            try await fixture.store.events(after: after, matching: filter, limit: 100).map(\.path.description)
+        }
+        #expect(try await paths(.value(try ResourcePath(parsing: "/a/x"))) == ["/a/x"])
+        #expect(try await paths(.children(try ResourcePath(parsing: "/a/"))) == ["/a/x", "/a/y"])
+        #expect(try await paths(.subtree(try ResourcePath(parsing: "/a/"))) == ["/a/x", "/a/y", "/a/sub/z"])
+        #expect(try await paths(.subtree(.root), after: 3) == ["/ab/q", "/b"])
+    }
+
+    @Test func preconditionsAreCheckedInsideTheTransaction() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        let path = try ResourcePath(parsing: "/p")
+        let first = try await fixture.put("/p", "{}")
+        let stale = ETagCondition.tags([ETag(opaque: "nope")])
+        let refused = try await fixture.store.commit(Mutation(path: path, operation: .put(.object([:])), ifMatch: stale))
+        guard case .preconditionFailed(let current) = refused else { Issue.record("expected 412, got \(refused)"); return }
+        #expect(current == first.etag)
+        let createOnly = try await fixture.store.commit(Mutation(path: path, operation: .put(.object([:])), ifNoneMatch: .any))
+        guard case .preconditionFailed = createOnly else { Issue.record("expected 412, got \(createOnly)"); return }
+        #expect(try await fixture.store.headSequence() == 1)
+    }
+
+    @Test func retentionMakesOldPositionsDetectable() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        for index in 0..<10 { try await fixture.put("/r/\(index)", "{}") }
+        let removed = try await fixture.store.applyRetention(.init(maximumEvents: 4, maximumAgeSeconds: 3600), now: 0)
+        #expect(removed == 6)
+        #expect(try await fixture.store.retainedFloor() == 6)
+        await #expect(throws: StoreError.historyTruncated(requested: 5, floor: 6)) {
+            try await fixture.store.events(after: 5, matching: nil, limit: 10)
+        }
+        #expect(try await fixture.store.events(after: 6, matching: nil, limit: 10).map(\.sequence) == [7, 8, 9, 10])
+        await #expect(throws: StoreError.positionFromTheFuture(requested: 11, head: 10)) {
+            try await fixture.store.events(after: 11, matching: nil, limit: 10)
+        }
+        // Sequence numbers keep counting up after the log was trimmed.
+        #expect(try await fixture.put("/r/x", "{}").sequence == 11)
+    }
+
+    @Test func reopeningKeepsEpochAndData() async throws {
+        let fixture = try StoreFixture()
+        try await fixture.put("/k", #"{"a":1}"#)
+        let epoch = fixture.store.epoch
+        try await fixture.store.close()
+        let reopened = try SQLiteStore(directory: fixture.directory)
+        #expect(reopened.epoch == epoch)
+        #expect(try await reopened.resource(at: try ResourcePath(parsing: "/k"))?.value == #"{"a":1}"#)
+        try await reopened.close()
+        await fixture.remove()
+    }
+}
