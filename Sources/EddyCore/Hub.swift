@@ -80,13 +80,20 @@ public final class Hub: Sendable {
 
     /// Subscribes `subscriber` to `filter`. With `after`, first replays the logged events after
     /// that position; throws `StoreError.historyTruncated` when they are no longer retained.
+    /// - Parameters:
+    ///   - principal: who subscribed (nil for anonymous), so `revoke` can re-check access.
+    ///   - admits: a per-event check for subscriptions whose filter covers paths the principal
+    ///     may not all see (a subtree with stricter rules below it); nil admits everything.
     @discardableResult
     public func subscribe(
         _ filter: SubscriptionFilter,
         after: SequenceNumber? = nil,
-        subscriber: any HubSubscriber
+        subscriber: any HubSubscriber,
+        principal: String? = nil,
+        admits: (@Sendable (ResourcePath) -> Bool)? = nil
     ) async throws -> HubSubscription {
-        let registration = Registration(filter: filter, subscriber: subscriber, replayingFrom: after)
+        let registration = Registration(
+            filter: filter, subscriber: subscriber, replayingFrom: after, principal: principal, admits: admits)
         let accepted = index.withLock { index in
             guard !index.isShutDown else { return false }
             index.insert(registration)
@@ -139,13 +146,14 @@ public final class Hub: Sendable {
         }
     }
 
-    /// Drops every subscriber whose filter no longer passes `isAllowed`, telling each why.
-    public func revoke(where isAllowed: (SubscriptionFilter, any HubSubscriber) -> Bool, reason: String) {
+    /// Drops every subscriber for which `isAllowed(filter, principal)` no longer holds, telling
+    /// each why. Used when an access policy is reloaded.
+    public func revoke(where isAllowed: (SubscriptionFilter, String?) -> Bool, reason: String) {
         var revoked: [Registration] = []
         index.withLock { index in
             for table in [index.byPath, index.byParent, index.bySubtree] {
                 for registrations in table.values {
-                    for registration in registrations.values where !isAllowed(registration.filter, registration.subscriber) {
+                    for registration in registrations.values where !isAllowed(registration.filter, registration.principal) {
                         revoked.append(registration)
                     }
                 }
@@ -204,11 +212,18 @@ final class Registration: Sendable {
 
     let filter: SubscriptionFilter
     let subscriber: any HubSubscriber
+    let principal: String?
+    let admits: (@Sendable (ResourcePath) -> Bool)?
     private let gate: Mutex<Gate>
 
-    init(filter: SubscriptionFilter, subscriber: any HubSubscriber, replayingFrom after: SequenceNumber?) {
+    init(
+        filter: SubscriptionFilter, subscriber: any HubSubscriber, replayingFrom after: SequenceNumber?, principal: String?,
+        admits: (@Sendable (ResourcePath) -> Bool)?
+    ) {
         self.filter = filter
         self.subscriber = subscriber
+        self.principal = principal
+        self.admits = admits
         if let after {
             gate = Mutex(.replaying(pending: [], lastDelivered: after))
         } else {
@@ -228,6 +243,7 @@ final class Registration: Sendable {
                 return .delivered
             case .live(let last):
                 guard event.sequence > last else { return .ignored }
+                guard admits?(event.change.path) ?? true else { return .ignored }
                 guard subscriber.receive(event) else { return .rejected }
                 gate = .live(lastDelivered: event.sequence)
                 return .delivered
@@ -239,6 +255,7 @@ final class Registration: Sendable {
         gate.withLock { gate in
             guard case .replaying(let pending, let last) = gate else { return false }
             guard event.sequence > last else { return true }
+            guard admits?(event.change.path) ?? true else { return true }
             guard subscriber.receive(event) else { return false }
             gate = .replaying(pending: pending, lastDelivered: event.sequence)
             return true
@@ -251,8 +268,9 @@ final class Registration: Sendable {
         gate.withLock { gate in
             guard case .replaying(let pending, var last) = gate else { return false }
             for event in pending where event.sequence > last {
-                guard subscriber.receive(event) else { return false }
                 last = event.sequence
+                guard admits?(event.change.path) ?? true else { continue }
+                guard subscriber.receive(event) else { return false }
             }
             gate = .live(lastDelivered: last)
             return true

@@ -13,6 +13,13 @@ public enum SubscriptionFilter: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The resource or collection the filter is anchored at.
+    public var path: ResourcePath {
+        switch self {
+        case .value(let path), .children(let path), .subtree(let path): path
+        }
+    }
+
     public var description: String {
         switch self {
         case .value(let path): "value \(path)"

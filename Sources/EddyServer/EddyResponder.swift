@@ -5,12 +5,16 @@ import Logging
 
 /// Routes every request: Eddy's own endpoints live under `/.eddy/` (a prefix no resource can
 /// take, since resource segments may not start with '.'); every other path is a resource.
+/// Identity, access and the write rate are settled here, once, before any handler runs.
 struct EddyResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = EddyRequestContext
 
     let resources: ResourceHandler
     let eventLog: EventLogHandler
+    let access: AccessController
+    let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
+    let scheme: String
 
     func respond(to request: Request, context: Context) async throws -> Response {
         var request = request
@@ -20,6 +24,8 @@ struct EddyResponder: HTTPResponder {
             let problem = Problem.from(error, maximumBodyBytes: maximumBodyBytes)
             if problem.status == .internalServerError {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            } else if problem.status == .tooManyRequests {
+                context.logger.notice("write refused: rate limit", metadata: ["client": "\(context.clientAddress)"])
             }
             return problem.response(forHEAD: request.method == .head)
         }
@@ -27,20 +33,43 @@ struct EddyResponder: HTTPResponder {
 
     private func route(_ request: inout Request, context: Context) async throws -> Response {
         let rawPath = request.uri.path
-        switch rawPath {
-        case "/healthz":
+        if rawPath == "/healthz" {
             guard request.method == .get || request.method == .head else {
                 throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "/healthz")
             }
             return .json(.ok, "{\"status\":\"ok\"}", head: request.method == .head)
+        }
+        let identity = try await access.identify(request)
+        let exchange = Exchange(identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"))
+        switch rawPath {
         case "/.eddy/events":
-            return try await eventLog.respond(to: request)
+            return try await eventLog.respond(to: request, exchange: exchange)
         default:
             if rawPath.hasPrefix("/.") {
                 throw Problem.notFound(rawPath)
             }
             let path = try ResourcePath(parsing: rawPath)
-            return try await resources.respond(to: &request, path: path)
+            let action: AccessPolicy.Action = request.method == .get || request.method == .head ? .read : .write
+            try access.authorize(identity, to: action, at: path)
+            if action == .write { try limitWrites(identity, context) }
+            return try await resources.respond(to: &request, path: path, exchange: exchange)
         }
     }
+
+    private func limitWrites(_ identity: Identity, _ context: Context) throws {
+        let key = identity.subject.map { "sub:" + $0 } ?? "addr:" + context.clientAddress
+        let decision = writeLimiter.take(key)
+        guard !decision.allowed else { return }
+        let seconds = max(1, Int(decision.retryAfter.rounded(.up)))
+        throw Problem(
+            .tooManyRequests, "rate-limited", "too many writes; try again in \(seconds) s",
+            headers: [.retryAfter: String(seconds)])
+    }
+}
+
+/// What a handler knows about the request beyond its bytes: who asks, and the absolute base
+/// URL they reached the server by (for Location and every other URL Eddy hands out).
+struct Exchange: Sendable {
+    let identity: Identity
+    let baseURL: String
 }

@@ -1,56 +1,132 @@
 import EddyCore
 import EddySQLite
 import Foundation
-import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 
-/// Assembles the store, the hub and the HTTP application from a configuration.
+/// Assembles the store, the hub, access control and the HTTP application from a configuration.
 public struct EddyServer: Sendable {
     public let configuration: ServerConfiguration
     public let store: any ResourceStore
     public let hub: Hub
+    public let access: AccessController
+    public let connections: ConnectionLimiter
     let logger: Logger
 
     /// Opens the embedded SQLite store in the configured data directory.
-    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "eddy")) throws {
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "eddy")) async throws {
+        try Self.checkSafeToServe(configuration)
         var sqlite = SQLiteStore.Configuration()
         sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
         let store = try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
-        self.init(configuration: configuration, store: store, logger: logger)
+        try await self.init(configuration: configuration, store: store, logger: logger)
     }
 
-    public init(configuration: ServerConfiguration, store: any ResourceStore, logger: Logger = Logger(label: "eddy")) {
+    public init(configuration: ServerConfiguration, store: any ResourceStore, logger: Logger = Logger(label: "eddy")) async throws {
+        try Self.checkSafeToServe(configuration)
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        let jwks = try configuration.jwksFile.map { file in
+            do { return try String(contentsOf: file, encoding: .utf8) } catch {
+                throw ConfigurationError("cannot read the JWKS file \(file.path): \(error.localizedDescription)")
+            }
+        }
+        let authenticator = try await Authenticator.make(hmacSecret: configuration.jwtSecret, jwksJSON: jwks)
+        access = try AccessController(authenticator: authenticator, policyFile: configuration.policyFile, logger: logger)
+        connections = ConnectionLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress, logger: logger)
         let hub = Hub(store: store, configuration: .init(replayBufferLimit: configuration.subscriberBufferEvents * 4))
         store.setCommitListener { events in hub.publish(events) }
         self.hub = hub
     }
 
+    /// An open server (no policy) is refused anywhere but loopback.
+    static func checkSafeToServe(_ configuration: ServerConfiguration) throws {
+        if configuration.policyFile == nil && !configuration.listensOnLoopbackOnly {
+            throw ConfigurationError(
+                "refusing to listen on \(configuration.host) without an access policy: anyone could read and write everything. "
+                    + "Pass --policy <file>, or listen on 127.0.0.1.")
+        }
+        if (configuration.tlsCertificateFile == nil) != (configuration.tlsKeyFile == nil) {
+            throw ConfigurationError("--tls-cert and --tls-key go together")
+        }
+    }
+
+    /// Re-reads the policy and drops subscriptions it no longer allows.
+    public func reloadPolicy() throws {
+        try access.reload()
+        hub.revoke(where: { access.stillAllows($0, principal: $1) }, reason: "the access policy changed")
+    }
+
     /// The HTTP application, with the store's lifecycle attached: on shutdown the server
     /// stops accepting, streams end, in-flight requests drain, and then the store closes.
-    public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
+    public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents, keepAliveSeconds: configuration.keepAliveSeconds)
         let responder = EddyResponder(
             resources: ResourceHandler(store: store, configuration: configuration),
-            eventLog: EventLogHandler(streams: streams),
-            maximumBodyBytes: configuration.maximumBodyBytes)
+            eventLog: EventLogHandler(streams: streams, access: access),
+            access: access,
+            writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
+            maximumBodyBytes: configuration.maximumBodyBytes,
+            scheme: configuration.servesTLS ? "https" : "http")
         return Application(
             responder: responder,
+            server: try makeServerBuilder(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Eddy"),
             services: [
                 StoreLifecycle(store: store, hub: hub, logger: logger),
                 RetentionService(
                     store: store, policy: configuration.retention, intervalSeconds: configuration.retentionIntervalSeconds, logger: logger),
+                PolicyReloader(server: self),
             ],
             onServerRunning: onServerRunning,
             logger: logger)
     }
+
+    private func makeServerBuilder() throws -> HTTPServerBuilder {
+        let limits = configuration
+        let logger = self.logger
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [HeaderLimitHandler(maximumBytes: limits.maximumHeaderBytes, logger: logger)],
+            idleTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
+        let connections = self.connections
+        guard let certificateFile = limits.tlsCertificateFile, let keyFile = limits.tlsKeyFile else {
+            return HTTPServerBuilder { responder in
+                GuardedChannel(base: HTTP1Channel(responder: responder, configuration: http1), limiter: connections, plaintext: true)
+            }
+        }
+        let tls: TLSConfiguration
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificateFile.path).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyFile.path, format: .pem)
+            tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        } catch {
+            throw ConfigurationError("cannot load the TLS certificate or key: \(error)")
+        }
+        var http2 = HTTP2UpgradeChannel.Configuration()
+        http2.streamConfiguration = http1
+        let http2Configuration = http2
+        return HTTPServerBuilder { responder in
+            GuardedChannel(
+                base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2Configuration, responder: responder),
+                limiter: connections, plaintext: false)
+        }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Keeps the store open while the application runs and closes it last: Hummingbird shuts its
@@ -65,6 +141,25 @@ struct StoreLifecycle: Service {
         hub.shutdown()
         try await store.close()
         logger.info("store closed")
+    }
+}
+
+/// Reloads the access policy on SIGHUP.
+struct PolicyReloader: Service {
+    let server: EddyServer
+
+    func run() async throws {
+        guard server.configuration.policyFile != nil else {
+            try? await gracefulShutdown()
+            return
+        }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            do {
+                try server.reloadPolicy()
+            } catch {
+                server.logger.error("policy reload failed; keeping the previous policy", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
 

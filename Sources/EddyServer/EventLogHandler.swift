@@ -7,8 +7,9 @@ import Hummingbird
 /// protocol adapters (LiveResource, Solid, Concrnt) sit on the same subscription.
 struct EventLogHandler: Sendable {
     let streams: EventStreamResponse
+    let access: AccessController
 
-    func respond(to request: Request) async throws -> Response {
+    func respond(to request: Request, exchange: Exchange) async throws -> Response {
         guard request.method == .get else {
             throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "the event stream")
         }
@@ -30,9 +31,11 @@ struct EventLogHandler: Sendable {
         default:
             throw Problem.badRequest("invalid-parameter", "mode must be value, children or subtree, got '\(mode)'")
         }
+        try access.authorize(exchange.identity, to: .read, at: path)
         let after = try Self.position(request.headers[.lastEventID] ?? query["after"].map(String.init))
         return try await streams.respond(
-            filter: filter, after: after, formatKey: "eddy-log",
+            filter: filter, after: after, principal: exchange.identity.subject,
+            admits: access.eventAdmission(for: filter, identity: exchange.identity), formatKey: "eddy-log",
             encode: { SSEFrame.make(id: String($0.sequence), data: $0.jsonText) },
             onHistoryUnavailable: { error in
                 SSEFrame.make(id: nil, event: "reset", data: JSONValue.quoted(error.description))

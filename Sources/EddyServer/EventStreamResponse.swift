@@ -20,6 +20,8 @@ struct EventStreamResponse: Sendable {
     func respond(
         filter: SubscriptionFilter,
         after: SequenceNumber?,
+        principal: String?,
+        admits: (@Sendable (ResourcePath) -> Bool)?,
         formatKey: String,
         encode: @escaping @Sendable (ChangeEvent) -> String,
         onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
@@ -29,7 +31,7 @@ struct EventStreamResponse: Sendable {
         let opening: ByteBuffer
         var subscription: HubSubscription?
         do {
-            subscription = try await hub.subscribe(filter, after: after, subscriber: sink)
+            subscription = try await hub.subscribe(filter, after: after, subscriber: sink, principal: principal, admits: admits)
             opening = ByteBuffer(string: ": eddy\n\n")
         } catch let error as StoreError {
             continuation.finish()

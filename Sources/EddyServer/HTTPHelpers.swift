@@ -13,14 +13,6 @@ extension Request {
         return value.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     }
 
-    /// The absolute base (`scheme://host`) the client reached this server by, so the URLs Eddy
-    /// hands out work from where the client stands.
-    var baseURL: String {
-        let host = head.authority ?? "localhost"
-        let scheme = head.scheme ?? "http"
-        return "\(scheme)://\(host)"
-    }
-
     /// Reads the body as JSON, enforcing the size limit and a JSON media type.
     mutating func jsonBody(maximumBytes: Int, accepting mediaTypes: Set<String>) async throws -> JSONValue {
         guard let type = mediaType else {

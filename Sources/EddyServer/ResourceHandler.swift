@@ -10,20 +10,20 @@ struct ResourceHandler: Sendable {
     static let jsonTypes: Set<String> = ["application/json"]
     static let patchTypes: Set<String> = ["application/merge-patch+json", "application/json"]
 
-    func respond(to request: inout Request, path: ResourcePath) async throws -> Response {
+    func respond(to request: inout Request, path: ResourcePath, exchange: Exchange) async throws -> Response {
         if path.isCollection {
             switch request.method {
             case .get, .head: return try await listCollection(request, path)
-            case .post: return try await append(&request, to: path)
+            case .post: return try await append(&request, to: path, exchange)
             default:
                 throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .post], target: "a collection")
             }
         }
         switch request.method {
         case .get, .head: return try await read(request, path)
-        case .put: return try await put(&request, path)
-        case .patch: return try await patch(&request, path)
-        case .delete: return try await delete(request, path)
+        case .put: return try await put(&request, path, exchange)
+        case .patch: return try await patch(&request, path, exchange)
+        case .delete: return try await delete(request, path, exchange)
         default:
             throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .put, .patch, .delete], target: "an object")
         }
@@ -63,39 +63,39 @@ struct ResourceHandler: Sendable {
         return .json(.ok, body, head: request.method == .head)
     }
 
-    private func put(_ request: inout Request, _ path: ResourcePath) async throws -> Response {
+    private func put(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
         guard case .object = value else {
             throw Problem(.badRequest, "not-an-object", "a resource must be a JSON object")
         }
         let mutation = try Mutation(
             path: path, operation: .put(value), ifMatch: condition(request, .ifMatch), ifNoneMatch: condition(request, .ifNoneMatch))
-        return try await commit(mutation, request: request)
+        return try await commit(mutation, exchange)
     }
 
-    private func patch(_ request: inout Request, _ path: ResourcePath) async throws -> Response {
+    private func patch(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let patch = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.patchTypes)
         guard case .object = patch else {
             throw Problem(.badRequest, "not-an-object", "a merge patch for a resource must be a JSON object")
         }
         let mutation = try Mutation(path: path, operation: .patch(patch), ifMatch: condition(request, .ifMatch))
-        return try await commit(mutation, request: request)
+        return try await commit(mutation, exchange)
     }
 
-    private func delete(_ request: Request, _ path: ResourcePath) async throws -> Response {
+    private func delete(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let mutation = try Mutation(path: path, operation: .delete, ifMatch: condition(request, .ifMatch))
-        return try await commit(mutation, request: request)
+        return try await commit(mutation, exchange)
     }
 
-    private func append(_ request: inout Request, to collection: ResourcePath) async throws -> Response {
+    private func append(_ request: inout Request, to collection: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
         guard case .object = value else {
             throw Problem(.badRequest, "not-an-object", "a collection item must be a JSON object")
         }
-        return try await commit(Mutation(path: collection, operation: .append(value)), request: request)
+        return try await commit(Mutation(path: collection, operation: .append(value)), exchange)
     }
 
-    private func commit(_ mutation: Mutation, request: Request) async throws -> Response {
+    private func commit(_ mutation: Mutation, _ exchange: Exchange) async throws -> Response {
         switch try await store.commit(mutation) {
         case .committed(let event, let created):
             var headers: HTTPFields = [.eTag: event.etag.headerValue]
@@ -104,12 +104,12 @@ struct ResourceHandler: Sendable {
             }
             let value = event.value ?? "{}"
             if case .append = mutation.operation {
-                let location = request.baseURL + event.path.encoded
+                let location = exchange.baseURL + event.path.encoded
                 headers[.location] = location
                 headers[.contentLocation] = location
                 return .json(.created, StoredResource.item(id: event.path.name, value: value), headers: headers)
             }
-            if created { headers[.location] = request.baseURL + event.path.encoded }
+            if created { headers[.location] = exchange.baseURL + event.path.encoded }
             return .json(created ? .created : .ok, value, headers: headers)
         case .preconditionFailed(let current):
             var headers: HTTPFields = [:]

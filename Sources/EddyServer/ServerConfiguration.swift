@@ -22,6 +22,48 @@ public struct ServerConfiguration: Sendable {
     public var keepAliveSeconds: Double = 15
     public var sqlite = SQLiteSettings()
 
+    // MARK: Access
+
+    /// HS256 secret for bearer tokens.
+    public var jwtSecret: String?
+    /// A JWKS document whose public keys verify bearer tokens.
+    public var jwksFile: URL?
+    /// The access policy; without one Eddy is open, which it allows only on loopback.
+    public var policyFile: URL?
+
+    // MARK: Limits
+
+    /// The largest header section of a request, in bytes (431 beyond it).
+    public var maximumHeaderBytes: Int = 32 * 1024
+    /// Seconds a connection may take to send a request head, counted from when it opened or
+    /// its previous response ended; also how long an idle keep-alive connection is kept.
+    public var headerTimeoutSeconds: Double = 30
+    /// Open connections one client address may hold (429, or closed for TLS, beyond it).
+    public var maximumConnectionsPerAddress: Int = 1000
+    /// Writes per second one subject (or, when anonymous, one address) may make on average…
+    public var writesPerSecond: Double = 100
+    /// …with bursts up to this many (429 with Retry-After beyond it).
+    public var writeBurst: Double = 200
+
+    // MARK: Outbound
+
+    /// Address blocks webhooks may reach although they are loopback, private or link-local.
+    public var allowOutbound: [CIDR] = []
+
+    // MARK: TLS
+
+    /// PEM certificate chain and private key; with both, Eddy serves HTTPS (HTTP/2 by ALPN).
+    public var tlsCertificateFile: URL?
+    public var tlsKeyFile: URL?
+
+    public var servesTLS: Bool { tlsCertificateFile != nil && tlsKeyFile != nil }
+
+    /// Whether `host` is a loopback address, where running without a policy is allowed.
+    public var listensOnLoopbackOnly: Bool {
+        let host = self.host.lowercased()
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     public struct SQLiteSettings: Sendable {
         /// Whether every commit waits for fsync (`full`) or only for the OS (`normal`).
         public var synchronousFull: Bool = true

@@ -5,7 +5,7 @@ struct EddyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eddy",
         abstract: "A realtime resource server: JSON resources over HTTP, and every way to watch them change.",
-        subcommands: [ServeCommand.self],
+        subcommands: [ServeCommand.self, TokenCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -49,6 +49,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "SQLite durability: full (fsync each commit) or normal (EDDY_SYNC).")
     var sync: String = environment("SYNC") ?? "full"
 
+    @Option(help: "HS256 secret that verifies bearer tokens (EDDY_JWT_SECRET).")
+    var jwtSecret: String?
+
+    @Option(help: "JWKS file whose public keys verify bearer tokens (EDDY_JWKS).")
+    var jwks: String?
+
+    @Option(help: "Access policy file (JSON); reloaded on SIGHUP. Required unless listening on loopback (EDDY_POLICY).")
+    var policy: String?
+
+    @Option(help: "PEM certificate chain: serve HTTPS/WSS, HTTP/2 by ALPN (EDDY_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert (EDDY_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(help: "Largest request header section in bytes; 431 beyond (EDDY_MAX_HEADER_BYTES).")
+    var maxHeaderBytes: Int = environment("MAX_HEADER_BYTES").flatMap(Int.init) ?? 32 * 1024
+
+    @Option(help: "Seconds a connection may take to send a request head, and idle keep-alive lifetime (EDDY_HEADER_TIMEOUT).")
+    var headerTimeout: Double = environment("HEADER_TIMEOUT").flatMap(Double.init) ?? 30
+
+    @Option(help: "Open connections per client address (EDDY_MAX_CONNECTIONS_PER_ADDRESS).")
+    var maxConnectionsPerAddress: Int = environment("MAX_CONNECTIONS_PER_ADDRESS").flatMap(Int.init) ?? 1000
+
+    @Option(help: "Writes per second per subject, or per address when anonymous (EDDY_WRITE_RATE).")
+    var writeRate: Double = environment("WRITE_RATE").flatMap(Double.init) ?? 100
+
+    @Option(help: "Burst of writes allowed above --write-rate (EDDY_WRITE_BURST).")
+    var writeBurst: Double = environment("WRITE_BURST").flatMap(Double.init) ?? 200
+
+    @Option(help: "CIDR block webhooks may reach despite being loopback/private; repeatable (EDDY_ALLOW_OUTBOUND, comma-separated).")
+    var allowOutbound: [String] = environment("ALLOW_OUTBOUND").map { $0.split(separator: ",").map(String.init) } ?? []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (EDDY_LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -56,7 +89,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxBodyBytes > 0, maxList > 0, retainEvents > 0, retainSeconds > 0, retentionInterval > 0, subscriberBuffer > 0
         else { throw ValidationError("limits must be positive numbers") }
-        guard keepAlive > 0 else { throw ValidationError("--keep-alive must be positive") }
+        guard keepAlive > 0, headerTimeout > 0, writeRate > 0, writeBurst >= 1, maxHeaderBytes >= 1024, maxConnectionsPerAddress > 0
+        else { throw ValidationError("--keep-alive, --header-timeout, --write-rate, --write-burst, --max-header-bytes (≥ 1024) and --max-connections-per-address must be positive") }
+        for block in allowOutbound where CIDR(block) == nil {
+            throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
+        }
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync must be full or normal") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -76,19 +113,35 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriberBufferEvents = subscriberBuffer
         configuration.keepAliveSeconds = keepAlive
         configuration.sqlite.synchronousFull = sync == "full"
+        configuration.jwtSecret = (jwtSecret ?? environment("JWT_SECRET"))
+        configuration.jwksFile = (jwks ?? environment("JWKS")).map { URL(fileURLWithPath: $0) }
+        configuration.policyFile = (policy ?? environment("POLICY")).map { URL(fileURLWithPath: $0) }
+        configuration.tlsCertificateFile = (tlsCert ?? environment("TLS_CERT")).map { URL(fileURLWithPath: $0) }
+        configuration.tlsKeyFile = (tlsKey ?? environment("TLS_KEY")).map { URL(fileURLWithPath: $0) }
+        configuration.maximumHeaderBytes = maxHeaderBytes
+        configuration.headerTimeoutSeconds = headerTimeout
+        configuration.maximumConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.writesPerSecond = writeRate
+        configuration.writeBurst = writeBurst
+        configuration.allowOutbound = allowOutbound.compactMap(CIDR.init)
 
         let server: EddyServer
         do {
-            server = try EddyServer(configuration: configuration, logger: logger)
+            server = try await EddyServer(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch let error as PolicyError {
+            throw ValidationError("the access policy is not usable: \(error)")
         } catch {
-            throw ValidationError("cannot open the store in \(data): \(error)")
+            throw ValidationError("cannot start: \(error)")
         }
         let host = self.host
-        let app = server.makeApplication { channel in
+        let scheme = configuration.servesTLS ? "https" : "http"
+        let app = try server.makeApplication { channel in
             let port = channel.localAddress?.port ?? 0
             let shownHost = host.contains(":") ? "[\(host)]" : host
             // Written straight to the file descriptor so a parent process reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("Eddy listening on http://\(shownHost):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("Eddy listening on \(scheme)://\(shownHost):\(port)\n".utf8))
         }
         try await app.runService()
     }

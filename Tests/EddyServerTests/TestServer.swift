@@ -24,9 +24,9 @@ final class TestServer: Sendable {
         configure(&configuration)
         var logger = Logger(label: "eddy-test")
         logger.logLevel = .warning
-        let server = try EddyServer(configuration: configuration, logger: logger)
+        let server = try await EddyServer(configuration: configuration, logger: logger)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = server.makeApplication { channel in
+        let app = try server.makeApplication { channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)
             portContinuation.finish()
         }
@@ -34,7 +34,8 @@ final class TestServer: Sendable {
         let running = Task { try await group.run() }
         var port = 0
         for await reported in ports { port = reported }
-        return TestServer(baseURL: "http://127.0.0.1:\(port)", server: server, directory: configuration.dataDirectory, group: group, running: running)
+        let scheme = configuration.servesTLS ? "https" : "http"
+        return TestServer(baseURL: "\(scheme)://127.0.0.1:\(port)", server: server, directory: configuration.dataDirectory, group: group, running: running)
     }
 
     private init(baseURL: String, server: EddyServer, directory: URL, group: ServiceGroup, running: Task<Void, any Error>) {

@@ -1,0 +1,25 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Wraps a Hummingbird child channel (HTTP/1, or TLS with HTTP/2) with the per-connection
+/// limit, which must see each connection before anything else does.
+struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let limiter: ConnectionLimiter
+    let plaintext: Bool
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: plaintext))
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}

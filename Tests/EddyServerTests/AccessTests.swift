@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import EddyCore
+import EddyServer
+import Foundation
+import Testing
+
+@Suite struct AccessTests {
+    static let policy = """
+        {"rules":[{"path":"/public/","read":"anyone","write":"authenticated"},
+        {"path":"/users/{sub}/","read":"owner","write":"owner"},
+        {"path":"/team/","read":["alice","bob"],"write":["alice"]},
+        {"path":"/data/","read":"anyone","write":"anyone"},
+        {"path":"/data/secret/","read":["alice"],"write":"anyone"}]}
+        """
+
+    static func withGuardedServer(_ body: (TestServer) async throws -> Void) async throws {
+        let file = try Tokens.writePolicy(policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in try await body(server) }
+    }
+
+    @Test func restReadsAndWritesFollowThePolicy() async throws {
+        try await Self.withGuardedServer { server in
+            let alice = try await Tokens.bearer("alice")
+            let bob = try await Tokens.bearer("bob")
+            let carol = try await Tokens.bearer("carol")
+            let expired = try await Tokens.expired("alice")
+
+            // Writes: anonymous 401, a subject without access 403, with access 2xx, expired 401.
+            let anonymousWrite = try await server.send(.PUT, "/team/plan", json: "{}")
+            #expect(anonymousWrite.status == 401)
+            #expect(anonymousWrite.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            #expect(try await server.send(.PUT, "/team/plan", headers: [bob], json: "{}").status == 403)
+            #expect(try await server.send(.PUT, "/team/plan", headers: [alice], json: #"{"v":1}"#).status == 201)
+            let expiredWrite = try await server.send(.PUT, "/team/plan", headers: [expired], json: "{}")
+            #expect(expiredWrite.status == 401)
+            #expect(expiredWrite.json?["type"] == .string("urn:eddy:problem:token-expired"))
+
+            // Reads of the same resource.
+            #expect(try await server.send(.GET, "/team/plan").status == 401)
+            #expect(try await server.send(.GET, "/team/plan", headers: [carol]).status == 403)
+            #expect(try await server.send(.GET, "/team/plan", headers: [bob]).body == #"{"v":1}"#)
+            #expect(try await server.send(.GET, "/team/plan", headers: [expired]).status == 401)
+            #expect(try await server.send(.GET, "/team/", headers: [carol]).status == 403)
+
+            // Owner rules and public areas.
+            #expect(try await server.send(.PUT, "/users/bob/x", headers: [bob], json: "{}").status == 201)
+            #expect(try await server.send(.GET, "/users/bob/x", headers: [alice]).status == 403)
+            #expect(try await server.send(.PUT, "/public/note", json: "{}").status == 401)
+            #expect(try await server.send(.PUT, "/public/note", headers: [carol], json: "{}").status == 201)
+            #expect(try await server.send(.GET, "/public/note").status == 200)
+            // No rule: no access.
+            #expect(try await server.send(.GET, "/unlisted", headers: [alice]).status == 403)
+            // A garbage token is refused, not treated as anonymous.
+            #expect(try await server.send(.GET, "/public/note", headers: [("Authorization", "Bearer nope")]).status == 401)
+        }
+    }
+
+    @Test func cookieWorksAndQueryTokensAreRefused() async throws {
+        try await Self.withGuardedServer { server in
+            let token = try await Authenticator.mint(subject: "alice", secret: Tokens.secret, lifetime: 60)
+            #expect(try await server.send(.PUT, "/team/c", headers: [("Cookie", "theme=dark; eddy_token=\(token)")], json: "{}").status == 201)
+            let inQuery = try await server.send(.GET, "/team/c?access_token=\(token)")
+            #expect(inQuery.status == 400)
+            #expect(inQuery.json?["type"] == .string("urn:eddy:problem:token-in-query"))
+        }
+    }
+
+    @Test func eventStreamsAreCheckedWhenTheyStart() async throws {
+        try await Self.withGuardedServer { server in
+            let alice = try await Tokens.bearer("alice")
+            let bob = try await Tokens.bearer("bob")
+            let carol = try await Tokens.bearer("carol")
+            let expired = try await Tokens.expired("bob")
+            let url = "/.eddy/events?path=/team/"
+            #expect(try await server.send(.GET, url).status == 401)
+            #expect(try await server.send(.GET, url, headers: [carol]).status == 403)
+            #expect(try await server.send(.GET, url, headers: [expired]).status == 401)
+
+            let event = try await withTimeout(10) {
+                var reader = try await SSEReader.open(server.baseURL + url, headers: [bob])
+                #expect(reader.response.status == .ok)
+                // Written after the refused attempts: only the allowed subscriber sees it.
+                #expect(try await server.send(.PUT, "/team/news", headers: [alice], json: #"{"n":1}"#).status == 201)
+                return try await reader.next()
+            }
+            #expect(event.flatMap { try? JSONValue(parsing: $0.data)["path"] } == .string("/team/news"))
+        }
+    }
+
+    @Test func subtreeWatchersNeverSeeWhatAStricterRuleHides() async throws {
+        try await Self.withGuardedServer { server in
+            let alice = try await Tokens.bearer("alice")
+            let paths = try await withTimeout(10) {
+                var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/data/")
+                _ = try await server.send(.PUT, "/data/secret/plan", json: #"{"s":1}"#)
+                _ = try await server.send(.PUT, "/data/open", json: #"{"o":1}"#)
+                var seen: [String] = []
+                while let event = try await reader.next() {
+                    if case .string(let path)? = try JSONValue(parsing: event.data)["path"] { seen.append(path) }
+                    if seen.last == "/data/open" { break }
+                }
+                return seen
+            }
+            #expect(paths == ["/data/open"])
+            // Alice may read the secret part, so her subtree stream includes it.
+            let alicePaths = try await withTimeout(10) {
+                var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/data/&after=0", headers: [alice])
+                return [try await reader.next()?.data, try await reader.next()?.data].compactMap { $0 }.count
+            }
+            #expect(alicePaths == 2)
+        }
+    }
+
+    @Test func revokedSubscriptionsStopReceivingAfterReload() async throws {
+        let file = try Tokens.writePolicy(Self.policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in
+            let alice = try await Tokens.bearer("alice")
+            let bob = try await Tokens.bearer("bob")
+            let next = try await withTimeout(10) {
+                var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/team/", headers: [bob])
+                try Self.policy.replacingOccurrences(of: #"["alice","bob"]"#, with: #"["alice"]"#)
+                    .write(to: file, atomically: true, encoding: .utf8)
+                try server.server.reloadPolicy()
+                _ = try await server.send(.PUT, "/team/after-revocation", headers: [alice], json: "{}")
+                return try await reader.next()
+            }
+            #expect(next?.event == "error")
+            #expect(next?.data.contains("revoked") == true)
+            #expect(try await server.send(.GET, "/team/after-revocation", headers: [bob]).status == 403)
+        }
+    }
+
+    @Test func refusesToServeOpenlyBeyondLoopback() async throws {
+        var configuration = ServerConfiguration()
+        configuration.host = "0.0.0.0"
+        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-never-\(UUID().uuidString)")
+        await #expect(throws: ConfigurationError.self) { try await EddyServer(configuration: configuration) }
+        #expect(!FileManager.default.fileExists(atPath: configuration.dataDirectory.path))
+
+        let child = try ChildServer(dataDirectory: configuration.dataDirectory, arguments: ["--host", "0.0.0.0"])
+        try child.process.run()
+        #expect(try await child.waitForExit() != 0)
+        #expect(child.output.contains("without an access policy"))
+    }
+}
