@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import EddyCore
+import Foundation
+import Testing
+
+@Suite struct LimitTests {
+    @Test func oversizedHeadersAre431AndOthersAreStillServed() async throws {
+        try await TestServer.with(configure: { $0.maximumHeaderBytes = 4096 }) { server in
+            let reply = try server.raw("GET", "/healthz", headers: ["X-Padding: " + String(repeating: "a", count: 8000)])
+            #expect(reply.status == 431)
+            #expect(reply.head.contains("application/problem+json"))
+            #expect(reply.body.contains("headers-too-large"))
+            #expect(try server.raw("GET", "/healthz", headers: ["X-Small: 1"]).status == 200)
+        }
+    }
+
+    @Test func slowHeadersAreCutOffWithoutStallingOthers() async throws {
+        try await TestServer.with(configure: { $0.headerTimeoutSeconds = 1 }) { server in
+            let port = server.port
+            let started = Date()
+            let closedEarly = try await Task.detached {
+                let slow = try RawConnection(port: port, timeoutSeconds: 1)
+                try slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                // Drip a header byte at a time, never finishing the head.
+                for _ in 0..<20 {
+                    guard (try? slow.send("X")) != nil else { return true }
+                    if slow.peerClosed() { return true }
+                }
+                return false
+            }.value
+            #expect(closedEarly)
+            #expect(Date().timeIntervalSince(started) < 8)
+            #expect(try await server.send(.GET, "/healthz").status == 200)
+        }
+    }
+
+    @Test func connectionsPerAddressAreCapped() async throws {
+        try await TestServer.with(configure: { $0.maximumConnectionsPerAddress = 3 }) { server in
+            let held = try (0..<3).map { _ in try RawConnection(port: server.port, source: "127.0.0.7") }
+            // Give the server a moment to register the three.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(server.server.connections.openConnections(from: "127.0.0.7") == 3)
+            let fourth = try RawConnection(port: server.port, source: "127.0.0.7")
+            try fourth.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let refused = RawHTTP.parse(fourth.readUntilClosed())
+            #expect(refused.status == 429)
+            #expect(refused.body.contains("too-many-connections"))
+            // Another address is unaffected, and a freed slot is usable again.
+            let other = try RawConnection(port: server.port, source: "127.0.0.8")
+            try other.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(RawHTTP.parse(other.readUntilClosed()).status == 200)
+            _ = held.count
+        }
+    }
+
+    @Test func writesPerSubjectAreRateLimited() async throws {
+        try await TestServer.with(configure: {
+            $0.writesPerSecond = 0.5
+            $0.writeBurst = 3
+        }) { server in
+            for index in 0..<3 {
+                #expect(try await server.send(.PUT, "/rl/\(index)", json: "{}").status == 201)
+            }
+            let limited = try await server.send(.PUT, "/rl/x", json: "{}")
+            #expect(limited.status == 429)
+            #expect(limited.header("Retry-After").flatMap(Int.init).map { $0 >= 1 } == true)
+            #expect(limited.json?["type"] == .string("urn:eddy:problem:rate-limited"))
+            #expect(try await server.send(.GET, "/rl/x").status == 404)
+            // Reads are not limited.
+            #expect(try await server.send(.GET, "/rl/0").status == 200)
+        }
+    }
+}
