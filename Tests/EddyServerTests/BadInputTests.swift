@@ -28,7 +28,7 @@ import Testing
             expectProblem(try await server.send(.PUT, "/a/.secret", json: "{}"), 400, "invalid-path")
             // Sent raw: HTTP client libraries normalise these paths before they leave.
             for target in ["/a//b", "/a/%ZZ", "/a/%2e%2e", "/a/%00"] {
-                let reply = try server.raw("PUT", target, body: "{}")
+                let reply = try await server.raw("PUT", target, body: "{}")
                 #expect(reply.status == 400, "\(target): \(reply.head)")
                 #expect(reply.head.contains("application/problem+json"))
                 #expect(reply.body.contains("invalid-path"))

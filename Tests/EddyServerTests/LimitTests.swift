@@ -6,11 +6,11 @@ import Testing
 @Suite struct LimitTests {
     @Test func oversizedHeadersAre431AndOthersAreStillServed() async throws {
         try await TestServer.with(configure: { $0.maximumHeaderBytes = 4096 }) { server in
-            let reply = try server.raw("GET", "/healthz", headers: ["X-Padding: " + String(repeating: "a", count: 8000)])
+            let reply = try await server.raw("GET", "/healthz", headers: ["X-Padding: " + String(repeating: "a", count: 8000)])
             #expect(reply.status == 431)
             #expect(reply.head.contains("application/problem+json"))
             #expect(reply.body.contains("headers-too-large"))
-            #expect(try server.raw("GET", "/healthz", headers: ["X-Small: 1"]).status == 200)
+            #expect(try await server.raw("GET", "/healthz", headers: ["X-Small: 1"]).status == 200)
         }
     }
 
@@ -18,7 +18,7 @@ import Testing
         try await TestServer.with(configure: { $0.headerTimeoutSeconds = 1 }) { server in
             let port = server.port
             let started = Date()
-            let closedEarly = try await Task.detached {
+            let closedEarly = try await blocking {
                 let slow = try RawConnection(port: port, timeoutSeconds: 1)
                 try slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
                 // Drip a header byte at a time, never finishing the head.
@@ -27,7 +27,7 @@ import Testing
                     if slow.peerClosed() { return true }
                 }
                 return false
-            }.value
+            }
             #expect(closedEarly)
             #expect(Date().timeIntervalSince(started) < 8)
             #expect(try await server.send(.GET, "/healthz").status == 200)
@@ -36,20 +36,26 @@ import Testing
 
     @Test func connectionsPerAddressAreCapped() async throws {
         try await TestServer.with(configure: { $0.maximumConnectionsPerAddress = 3 }) { server in
-            let held = try (0..<3).map { _ in try RawConnection(port: server.port, source: "127.0.0.7") }
+            let port = server.port
+            let held = try await blocking { try (0..<3).map { _ in try RawConnection(port: port, source: "127.0.0.7") } }
             // Give the server a moment to register the three.
             try await Task.sleep(for: .milliseconds(200))
             #expect(server.server.connections.openConnections(from: "127.0.0.7") == 3)
-            let fourth = try RawConnection(port: server.port, source: "127.0.0.7")
-            try fourth.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            let refused = RawHTTP.parse(fourth.readUntilClosed())
+            let refused = try await blocking {
+                let fourth = try RawConnection(port: port, source: "127.0.0.7")
+                try fourth.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                return RawHTTP.parse(fourth.readUntilClosed())
+            }
             #expect(refused.status == 429)
             #expect(refused.body.contains("too-many-connections"))
-            // Another address is unaffected, and a freed slot is usable again.
-            let other = try RawConnection(port: server.port, source: "127.0.0.8")
-            try other.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(RawHTTP.parse(other.readUntilClosed()).status == 200)
-            _ = held.count
+            // Another address is unaffected.
+            let other = try await blocking {
+                let other = try RawConnection(port: port, source: "127.0.0.8")
+                try other.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return RawHTTP.parse(other.readUntilClosed())
+            }
+            #expect(other.status == 200)
+            withExtendedLifetime(held) {}
         }
     }
 

@@ -34,7 +34,7 @@ enum RawHTTP {
 }
 
 /// One TCP connection to a loopback port, optionally from a chosen 127.x source address.
-final class RawConnection {
+final class RawConnection: @unchecked Sendable {  // a file descriptor used from one thread at a time
     let fd: Int32
 
     init(port: Int, source: String? = nil, timeoutSeconds: Int = 10) throws {
@@ -107,11 +107,23 @@ final class RawConnection {
 extension TestServer {
     var port: Int { Int(baseURL.split(separator: ":").last!)! }
 
-    func raw(_ method: String, _ target: String, body: String? = nil, headers: [String] = []) throws -> RawHTTP.Reply {
+    func raw(_ method: String, _ target: String, body: String? = nil, headers: [String] = []) async throws -> RawHTTP.Reply {
         var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for header in headers { request += header + "\r\n" }
         if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
         request += "\r\n" + (body ?? "")
-        return try RawHTTP.send(port: port, request)
+        let port = self.port
+        let text = request
+        return try await blocking { try RawHTTP.send(port: port, text) }
+    }
+}
+
+/// Runs blocking socket work on a thread of its own: on Swift's cooperative pool (two threads
+/// on this machine) a blocked `recv` would stall every other test.
+func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try work() })
+        }
     }
 }

@@ -21,6 +21,9 @@ final class TestServer: Sendable {
         configuration.port = 0
         configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-srv-\(UUID().uuidString)")
         configuration.sqlite.synchronousFull = false
+        // Tests write in bursts from one address; the rate limit has tests of its own.
+        configuration.writesPerSecond = 100_000
+        configuration.writeBurst = 100_000
         configure(&configuration)
         var logger = Logger(label: "eddy-test")
         logger.logLevel = .warning
