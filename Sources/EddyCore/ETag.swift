@@ -9,7 +9,7 @@ public struct ETag: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(epoch: String, version: SequenceNumber) {
-        self.opaque = epoch + "-" + String(version, radix: 36)
+        self.opaque = Checkpoint(epoch: epoch, sequence: version).token
     }
 
     /// The header form, with quotes.

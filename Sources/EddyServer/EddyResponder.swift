@@ -11,12 +11,21 @@ struct EddyResponder: HTTPResponder {
 
     let resources: ResourceHandler
     let eventLog: EventLogHandler
+    let liveStreams: LiveStreams
     let access: AccessController
     let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
     let scheme: String
+    let cors: CORS
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        if cors.isPreflight(request) { return cors.preflight(request) }
+        var response = await respondWithoutCORS(to: request, context: context)
+        cors.decorate(&response, for: request)
+        return response
+    }
+
+    private func respondWithoutCORS(to request: Request, context: Context) async -> Response {
         var request = request
         do {
             return try await route(&request, context: context)
@@ -44,6 +53,10 @@ struct EddyResponder: HTTPResponder {
         switch rawPath {
         case "/.eddy/events":
             return try await eventLog.respond(to: request, exchange: exchange)
+        case _ where rawPath.hasPrefix(LiveEndpoints.valueStream + "/"):
+            return try await liveStreams.valueStream(request, rawPath: rawPath, exchange: exchange)
+        case _ where rawPath.hasPrefix(LiveEndpoints.changesStream + "/"):
+            return try await liveStreams.changesStream(request, rawPath: rawPath, exchange: exchange)
         default:
             if rawPath.hasPrefix("/.") {
                 throw Problem.notFound(rawPath)

@@ -71,12 +71,16 @@ public struct EddyServer: Sendable {
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents, keepAliveSeconds: configuration.keepAliveSeconds)
         let responder = EddyResponder(
-            resources: ResourceHandler(store: store, configuration: configuration),
+            resources: ResourceHandler(
+                store: store, configuration: configuration,
+                live: LiveResource(store: store, hub: hub, access: access, maximumWaitSeconds: configuration.maximumWaitSeconds)),
             eventLog: EventLogHandler(streams: streams, access: access),
+            liveStreams: LiveStreams(streams: streams, access: access, epoch: store.epoch),
             access: access,
             writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
             maximumBodyBytes: configuration.maximumBodyBytes,
-            scheme: configuration.servesTLS ? "https" : "http")
+            scheme: configuration.servesTLS ? "https" : "http",
+            cors: CORS(allowedOrigins: Set(configuration.corsOrigins)))
         return Application(
             responder: responder,
             server: try makeServerBuilder(),

@@ -4,6 +4,7 @@ import Hummingbird
 
 extension HTTPField.Name {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    static let link = HTTPField.Name("Link")!
 }
 
 extension Request {

@@ -6,6 +6,7 @@ import Hummingbird
 struct ResourceHandler: Sendable {
     let store: any ResourceStore
     let configuration: ServerConfiguration
+    let live: LiveResource
 
     static let jsonTypes: Set<String> = ["application/json"]
     static let patchTypes: Set<String> = ["application/merge-patch+json", "application/json"]
@@ -13,14 +14,14 @@ struct ResourceHandler: Sendable {
     func respond(to request: inout Request, path: ResourcePath, exchange: Exchange) async throws -> Response {
         if path.isCollection {
             switch request.method {
-            case .get, .head: return try await listCollection(request, path)
+            case .get, .head: return try await listCollection(request, path, exchange)
             case .post: return try await append(&request, to: path, exchange)
             default:
                 throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .post], target: "a collection")
             }
         }
         switch request.method {
-        case .get, .head: return try await read(request, path)
+        case .get, .head: return try await read(request, path, exchange)
         case .put: return try await put(&request, path, exchange)
         case .patch: return try await patch(&request, path, exchange)
         case .delete: return try await delete(request, path, exchange)
@@ -29,25 +30,38 @@ struct ResourceHandler: Sendable {
         }
     }
 
-    private func read(_ request: Request, _ path: ResourcePath) async throws -> Response {
+    private func read(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let isHead = request.method == .head
+        let inm = try condition(request, .ifNoneMatch)
+        if let inm, let seconds = try WaitRequest.seconds(request.headers, maximum: configuration.maximumWaitSeconds) {
+            return try await live.valueWait(path: path, ifNoneMatch: inm, seconds: seconds, exchange: exchange, head: isHead)
+        }
         guard let resource = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
-        var headers: HTTPFields = [.eTag: resource.etag.headerValue]
-        if let inm = request.headers[.ifNoneMatch].flatMap(ETagCondition.init(header:)), inm.matches(resource.etag) {
+        if let inm, inm.matches(resource.etag) {
+            var headers = live.linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
+            headers[.eTag] = resource.etag.headerValue
             headers[.contentLength] = "0"
             return Response(status: .notModified, headers: headers)
         }
-        return .json(.ok, resource.value, headers: headers, head: isHead)
+        return live.objectResponse(resource.value, etag: resource.etag, path: path, exchange: exchange, head: isHead)
     }
 
-    private func listCollection(_ request: Request, _ path: ResourcePath) async throws -> Response {
+    private func listCollection(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let query = request.uri.queryParameters
         var limit = configuration.defaultListLimit
+        var explicitMax: Int?
         if let raw = query["max"] {
             guard let asked = Int(raw), asked > 0 else {
                 throw Problem.badRequest("invalid-parameter", "max must be a positive integer, got '\(raw)'")
             }
             limit = min(asked, configuration.maximumListLimit)
+            explicitMax = limit
+        }
+        let wait = try WaitRequest.seconds(request.headers, maximum: configuration.maximumWaitSeconds)
+        if let after = query["after"] {
+            guard try await store.collectionExists(path) else { throw Problem.notFound(path.description) }
+            return try await live.changes(
+                collection: path, after: after, max: limit, waitSeconds: wait, exchange: exchange, head: request.method == .head)
         }
         var descending = false
         if let order = query["order"] {
@@ -57,10 +71,15 @@ struct ResourceHandler: Sendable {
             default: throw Problem.badRequest("invalid-parameter", "order must be asc or desc, got '\(order)'")
             }
         }
+        let checkpoint = try await live.currentCheckpoint()
         guard try await store.collectionExists(path) else { throw Problem.notFound(path.description) }
         let items = try await store.children(of: path, limit: limit, descending: descending)
-        let body = "[" + items.map(\.itemText).joined(separator: ",") + "]"
-        return .json(.ok, body, head: request.method == .head)
+        let admits = live.access.eventAdmission(for: .children(path), identity: exchange.identity)
+        let visible = admits.map { admits in items.filter { admits($0.path) } } ?? items
+        let body = "[" + visible.map(\.itemText).joined(separator: ",") + "]"
+        let headers = live.linkHeaders(
+            LiveEndpoints.collectionLinks(exchange.baseURL, path, checkpoint: checkpoint, max: explicitMax ?? configuration.defaultListLimit))
+        return .json(.ok, body, headers: headers, head: request.method == .head)
     }
 
     private func put(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var retentionIntervalSeconds: Int = 60
     /// Events one streaming subscriber may have queued before it is dropped as too slow.
     public var subscriberBufferEvents: Int = 256
+    /// The longest a long-poll is held, whatever `Wait` asks (clients time out at 60 s).
+    public var maximumWaitSeconds: Double = 55
     /// Seconds between SSE comment keep-alives.
     public var keepAliveSeconds: Double = 15
     public var sqlite = SQLiteSettings()
@@ -30,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     public var jwksFile: URL?
     /// The access policy; without one Eddy is open, which it allows only on loopback.
     public var policyFile: URL?
+
+    /// Origins allowed to call with credentials (cookies); any other origin gets `*` without.
+    public var corsOrigins: [String] = []
 
     // MARK: Limits
 

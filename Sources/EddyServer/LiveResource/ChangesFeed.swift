@@ -1,0 +1,28 @@
+import EddyCore
+
+/// The body of a changes response: each child changed after a checkpoint, once, in its latest
+/// state within the batch — objects carry their `id`, deleted ones are `{"id":…,"deleted":true}`.
+enum ChangesFeed {
+    static func item(for change: ChangeEvent) -> String {
+        guard let value = change.value else {
+            return "{\"id\":" + JSONValue.quoted(change.path.name) + ",\"deleted\":true}"
+        }
+        return StoredResource.item(id: change.path.name, value: value)
+    }
+
+    /// Collapses a batch of events to one item per child, ordered by each child's last change.
+    static func body(_ changes: [ChangeEvent]) -> String {
+        var latest: [ResourcePath: Int] = [:]
+        for (index, change) in changes.enumerated() { latest[change.path] = index }
+        let items = changes.enumerated().filter { latest[$0.element.path] == $0.offset }.map { item(for: $0.element) }
+        return "[" + items.joined(separator: ",") + "]"
+    }
+
+    /// Parses an `after=` checkpoint of this log; a foreign or malformed one means "start over".
+    static func checkpoint(_ raw: some StringProtocol, epoch: String) throws -> Checkpoint {
+        guard let checkpoint = Checkpoint(token: raw), checkpoint.epoch == epoch else {
+            throw Problem(.notFound, "stale-checkpoint", "the checkpoint '\(raw)' is not from this server's log; fetch the collection again")
+        }
+        return checkpoint
+    }
+}

@@ -1,0 +1,58 @@
+import EddyCore
+
+/// Where LiveResource's non-resource endpoints live, under the reserved `/.eddy/` prefix, and
+/// the Link headers that let a client discover them from any resource.
+enum LiveEndpoints {
+    static let valueStream = "/.eddy/value-stream"
+    static let changesStream = "/.eddy/changes-stream"
+    static let valueCallbacks = "/.eddy/value-callbacks"
+    static let changesCallbacks = "/.eddy/changes-callbacks"
+    static let multiplexWait = "/.eddy/multi/"
+    static let multiplexStream = "/.eddy/multi-stream/"
+    static let multiplexSocket = "/.eddy/ws"
+
+    /// The resource path named by the rest of an endpoint's path (`/.eddy/value-stream/a/b`).
+    static func resource(after prefix: String, in rawPath: String) throws -> ResourcePath {
+        let rest = rawPath.dropFirst(prefix.count)
+        return try ResourcePath(parsing: rest.isEmpty ? "/" : rest)
+    }
+
+    /// The changes URI of a collection from a checkpoint.
+    static func changesURI(_ base: String, _ collection: ResourcePath, after checkpoint: Checkpoint, max: Int?) -> String {
+        var uri = base + collection.encoded + "?after=" + checkpoint.token
+        if let max { uri += "&max=\(max)" }
+        return uri
+    }
+
+    static func webSocketURL(_ base: String) -> String {
+        if base.hasPrefix("https://") { return "wss://" + base.dropFirst(8) + multiplexSocket }
+        if base.hasPrefix("http://") { return "ws://" + base.dropFirst(7) + multiplexSocket }
+        return base + multiplexSocket
+    }
+
+    static func multiplexLinks(_ base: String) -> [String] {
+        [
+            "<\(base)\(multiplexWait)>; rel=\"multiplex-wait\"",
+            "<\(base)\(multiplexStream)>; rel=\"multiplex-stream\"",
+            "<\(webSocketURL(base))>; rel=\"multiplex-ws\"",
+        ]
+    }
+
+    static func objectLinks(_ base: String, _ path: ResourcePath) -> [String] {
+        let encoded = path.encoded
+        return [
+            "<\(base)\(encoded)>; rel=\"value-wait\"",
+            "<\(base)\(valueStream)\(encoded)>; rel=\"value-stream\"",
+            "<\(base)\(valueCallbacks)\(encoded)/>; rel=\"value-callback\"",
+        ] + multiplexLinks(base)
+    }
+
+    static func collectionLinks(_ base: String, _ path: ResourcePath, checkpoint: Checkpoint, max: Int?) -> [String] {
+        let encoded = path.encoded
+        return [
+            "<\(changesURI(base, path, after: checkpoint, max: max))>; rel=\"changes changes-wait\"",
+            "<\(base)\(changesStream)\(encoded)>; rel=\"changes-stream\"",
+            "<\(base)\(changesCallbacks)\(encoded)>; rel=\"changes-callback\"",
+        ] + multiplexLinks(base)
+    }
+}

@@ -1,0 +1,94 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+
+/// LiveResource's long-polling on resources themselves: `value-wait` on objects and
+/// `changes`/`changes-wait` on collections, plus the Link headers that announce every mechanism.
+struct LiveResource: Sendable {
+    let store: any ResourceStore
+    let hub: Hub
+    let access: AccessController
+    let maximumWaitSeconds: Double
+
+    // MARK: Objects
+
+    /// GET of an object with `If-None-Match` and `Wait`: answers at once when the client's
+    /// ETag is stale, else holds the request until the object changes (200), is deleted (404),
+    /// or time runs out (304).
+    func valueWait(path: ResourcePath, ifNoneMatch: ETagCondition, seconds: Double, exchange: Exchange, head: Bool) async throws -> Response {
+        let poll = LongPoll()
+        defer { poll.cancel() }
+        try await poll.watch([.value(path)], hub: hub, principal: exchange.identity.subject, admits: [nil])
+        // Looked at only after subscribing: a write in between is then seen either here or as an event.
+        guard let current = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
+        if !ifNoneMatch.matches(current.etag) {
+            return objectResponse(current.value, etag: current.etag, path: path, exchange: exchange, head: head)
+        }
+        guard let event = await poll.next(within: seconds) else {
+            var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
+            headers[.eTag] = current.etag.headerValue
+            headers[.contentLength] = "0"
+            return Response(status: .notModified, headers: headers)
+        }
+        guard let value = event.change.value else { throw Problem.notFound(path.description) }
+        return objectResponse(value, etag: event.change.etag, path: path, exchange: exchange, head: head)
+    }
+
+    func objectResponse(_ value: String, etag: ETag, path: ResourcePath, exchange: Exchange, head: Bool) -> Response {
+        var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
+        headers[.eTag] = etag.headerValue
+        return .json(.ok, value, headers: headers, head: head)
+    }
+
+    // MARK: Collections
+
+    /// GET of a collection's changes URI: the children changed after the checkpoint, with the
+    /// next checkpoint's links; with `Wait`, held until there is at least one change.
+    func changes(
+        collection: ResourcePath, after raw: Substring, max: Int, waitSeconds: Double?, exchange: Exchange, head: Bool
+    ) async throws -> Response {
+        let checkpoint = try ChangesFeed.checkpoint(raw, epoch: store.epoch)
+        let filter = SubscriptionFilter.children(collection)
+        let admits = access.eventAdmission(for: filter, identity: exchange.identity)
+        var poll: LongPoll?
+        defer { poll?.cancel() }
+        if let waitSeconds {
+            let watching = LongPoll()
+            try await watching.watch([filter], hub: hub, principal: exchange.identity.subject, admits: [admits])
+            poll = watching
+            if try await pending(filter, after: checkpoint, admits: admits, limit: 1).isEmpty {
+                _ = await watching.next(within: waitSeconds)
+            }
+        }
+        let batch = try await pending(filter, after: checkpoint, admits: admits, limit: max)
+        let next = Checkpoint(epoch: store.epoch, sequence: batch.last?.sequence ?? checkpoint.sequence)
+        let headers = linkHeaders(LiveEndpoints.collectionLinks(exchange.baseURL, collection, checkpoint: next, max: max))
+        return .json(.ok, ChangesFeed.body(batch), headers: headers, head: head)
+    }
+
+    /// Logged changes after `checkpoint` the caller may see. A checkpoint older than the
+    /// retained log answers 404, so the client starts over.
+    private func pending(
+        _ filter: SubscriptionFilter, after checkpoint: Checkpoint, admits: (@Sendable (ResourcePath) -> Bool)?, limit: Int
+    ) async throws -> [ChangeEvent] {
+        do {
+            let events = try await store.events(after: checkpoint.sequence, matching: filter, limit: limit)
+            guard let admits else { return events }
+            return events.filter { admits($0.path) }
+        } catch let error as StoreError {
+            throw Problem(.notFound, "stale-checkpoint", "\(error); fetch the collection again")
+        }
+    }
+
+    /// The current position, taken before a listing is read, so nothing written after the
+    /// listing can fall before the checkpoint handed out with it.
+    func currentCheckpoint() async throws -> Checkpoint {
+        Checkpoint(epoch: store.epoch, sequence: try await store.headSequence())
+    }
+
+    func linkHeaders(_ links: [String]) -> HTTPFields {
+        var headers = HTTPFields()
+        for link in links { headers.append(HTTPField(name: .link, value: link)) }
+        return headers
+    }
+}

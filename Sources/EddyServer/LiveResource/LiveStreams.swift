@@ -1,0 +1,69 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+
+/// `value-stream` and `changes-stream`: server-sent events for one object or one collection.
+/// Each event's id is the checkpoint of its change, so `Last-Event-ID` resumes exactly after it.
+struct LiveStreams: Sendable {
+    let streams: EventStreamResponse
+    let access: AccessController
+    let epoch: String
+
+    func valueStream(_ request: Request, rawPath: String, exchange: Exchange) async throws -> Response {
+        guard request.method == .get else {
+            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a value stream")
+        }
+        let path = try LiveEndpoints.resource(after: LiveEndpoints.valueStream, in: rawPath)
+        guard !path.isCollection else {
+            throw Problem.badRequest("invalid-path", "value streams watch objects; use \(LiveEndpoints.changesStream) for collections")
+        }
+        try access.authorize(exchange.identity, to: .read, at: path)
+        return try await respond(filter: .value(path), request: request, exchange: exchange, formatKey: "lr-value-sse") { change in
+            SSEFrame.make(id: change.etag.opaque, data: change.value ?? "")
+        }
+    }
+
+    func changesStream(_ request: Request, rawPath: String, exchange: Exchange) async throws -> Response {
+        guard request.method == .get else {
+            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a changes stream")
+        }
+        let path = try LiveEndpoints.resource(after: LiveEndpoints.changesStream, in: rawPath)
+        guard path.isCollection else {
+            throw Problem.badRequest("invalid-path", "changes streams watch collections; the path must end with '/'")
+        }
+        try access.authorize(exchange.identity, to: .read, at: path)
+        let epoch = self.epoch
+        return try await respond(filter: .children(path), request: request, exchange: exchange, formatKey: "lr-changes-sse") { change in
+            SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: change.sequence).token, data: "[" + ChangesFeed.item(for: change) + "]")
+        }
+    }
+
+    private func respond(
+        filter: SubscriptionFilter, request: Request, exchange: Exchange, formatKey: String,
+        encode: @escaping @Sendable (ChangeEvent) -> String
+    ) async throws -> Response {
+        let resume = request.headers[.lastEventID] ?? request.uri.queryParameters["after"].map(String.init)
+        var after: SequenceNumber?
+        if let resume {
+            guard let checkpoint = Checkpoint(token: resume), checkpoint.epoch == epoch else {
+                return resetStream("the resume position '\(resume)' is not from this server's log")
+            }
+            after = checkpoint.sequence
+        }
+        return try await streams.respond(
+            filter: filter, after: after, principal: exchange.identity.subject,
+            admits: access.eventAdmission(for: filter, identity: exchange.identity), formatKey: formatKey, encode: encode,
+            onHistoryUnavailable: { error in Self.resetFrame(error.description) })
+    }
+
+    /// The event a client gets when it cannot resume: start over from a fresh GET.
+    static func resetFrame(_ why: String) -> String {
+        SSEFrame.make(id: nil, event: "reset", data: "{\"reason\":" + JSONValue.quoted(why) + "}")
+    }
+
+    private func resetStream(_ why: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(string: Self.resetFrame(why))))
+    }
+}

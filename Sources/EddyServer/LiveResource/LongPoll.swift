@@ -1,0 +1,66 @@
+import EddyCore
+import ServiceLifecycle
+import Synchronization
+
+/// A held request waiting for the first matching event. The hub subscription is made before
+/// the caller looks at the current state (so a write between look and wait is not missed),
+/// and the wait ends on an event, on the time limit, or when the server shuts down.
+final class LongPoll: Sendable {
+    private let stream: AsyncStream<HubEvent>
+    private let continuation: AsyncStream<HubEvent>.Continuation
+    private let subscriptions = Mutex<[HubSubscription]>([])
+
+    init() {
+        (stream, continuation) = AsyncStream<HubEvent>.makeStream(bufferingPolicy: .bufferingOldest(64))
+    }
+
+    /// Subscribes to every filter (checked by the caller for access first).
+    func watch(_ filters: [SubscriptionFilter], hub: Hub, principal: String?, admits: [(@Sendable (ResourcePath) -> Bool)?]) async throws {
+        for (filter, admit) in zip(filters, admits) {
+            let subscription = try await hub.subscribe(filter, subscriber: Sink(continuation: continuation), principal: principal, admits: admit)
+            subscriptions.withLock { $0.append(subscription) }
+        }
+    }
+
+    /// The next event, or nil when `seconds` pass (or the server is shutting down) first.
+    func next(within seconds: Double) async -> HubEvent? {
+        let stream = self.stream
+        let continuation = self.continuation
+        return await withGracefulShutdownHandler {
+            await withTaskGroup(of: HubEvent?.self) { group in
+                group.addTask {
+                    for await event in stream { return event }
+                    return nil
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        } onGracefulShutdown: {
+            continuation.finish()
+        }
+    }
+
+    func cancel() {
+        for subscription in subscriptions.withLock({ $0 }) { subscription.cancel() }
+        continuation.finish()
+    }
+
+    private final class Sink: HubSubscriber {
+        let continuation: AsyncStream<HubEvent>.Continuation
+        init(continuation: AsyncStream<HubEvent>.Continuation) { self.continuation = continuation }
+
+        func receive(_ event: HubEvent) -> Bool {
+            // A waiter needs only the first event; once its small buffer is full, later ones
+            // add nothing, so they are not a reason to drop it.
+            _ = continuation.yield(event)
+            return true
+        }
+
+        func hubDidDrop(reason: HubDropReason) { continuation.finish() }
+    }
+}
