@@ -12,6 +12,7 @@ struct EddyResponder: HTTPResponder {
     let resources: ResourceHandler
     let eventLog: EventLogHandler
     let liveStreams: LiveStreams
+    let multiplex: Multiplex
     let access: AccessController
     let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
@@ -57,6 +58,13 @@ struct EddyResponder: HTTPResponder {
             return try await liveStreams.valueStream(request, rawPath: rawPath, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesStream + "/"):
             return try await liveStreams.changesStream(request, rawPath: rawPath, exchange: exchange)
+        case LiveEndpoints.multiplexWait, LiveEndpoints.multiplexStream:
+            guard request.method == .get else {
+                throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a multiplex endpoint")
+            }
+            let wantsStream = rawPath == LiveEndpoints.multiplexStream || request.headers[.accept]?.contains("text/event-stream") == true
+            return wantsStream
+                ? try await multiplex.stream(request, exchange: exchange) : try await multiplex.wait(request, exchange: exchange)
         default:
             if rawPath.hasPrefix("/.") {
                 throw Problem.notFound(rawPath)

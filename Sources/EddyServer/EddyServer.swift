@@ -76,6 +76,9 @@ public struct EddyServer: Sendable {
                 live: LiveResource(store: store, hub: hub, access: access, maximumWaitSeconds: configuration.maximumWaitSeconds)),
             eventLog: EventLogHandler(streams: streams, access: access),
             liveStreams: LiveStreams(streams: streams, access: access, epoch: store.epoch),
+            multiplex: Multiplex(
+                store: store, hub: hub, access: access, streams: streams, maximumWaitSeconds: configuration.maximumWaitSeconds,
+                maximumResources: configuration.maximumSubscriptionsPerConnection, defaultChangesLimit: configuration.defaultListLimit),
             access: access,
             writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
             maximumBodyBytes: configuration.maximumBodyBytes,

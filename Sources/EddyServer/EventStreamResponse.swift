@@ -12,11 +12,16 @@ struct EventStreamResponse: Sendable {
     let bufferEvents: Int
     let keepAliveSeconds: Double
 
-    /// - Parameters:
-    ///   - formatKey: names the encoding, so the event's bytes are shared by all its users.
-    ///   - encode: the SSE frame for one event (`id:`/`data:` lines and the blank line).
-    ///   - onHistoryUnavailable: the frame sent when `after` is no longer retained; the stream
-    ///     then ends so the client starts over.
+    /// One thing a stream watches, and how its events are framed.
+    struct Source: Sendable {
+        let filter: SubscriptionFilter
+        let admits: (@Sendable (ResourcePath) -> Bool)?
+        /// Names the encoding, so an event's bytes are shared by all subscribers of the format.
+        let formatKey: String
+        /// The SSE frame for one event (`id:`/`data:` lines and the blank line).
+        let encode: @Sendable (ChangeEvent) -> String
+    }
+
     func respond(
         filter: SubscriptionFilter,
         after: SequenceNumber?,
@@ -26,21 +31,42 @@ struct EventStreamResponse: Sendable {
         encode: @escaping @Sendable (ChangeEvent) -> String,
         onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
     ) async throws -> Response {
+        try await respond(
+            sources: [Source(filter: filter, admits: admits, formatKey: formatKey, encode: encode)], after: after,
+            principal: principal, onHistoryUnavailable: onHistoryUnavailable)
+    }
+
+    /// A stream over several sources (multiplexing); `preamble` frames go first (for example
+    /// an error for a source the caller may not read).
+    func respond(
+        sources: [Source],
+        after: SequenceNumber?,
+        principal: String?,
+        preamble: [String] = [],
+        onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
+    ) async throws -> Response {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(bufferEvents))
-        let sink = EventStreamSink(continuation: continuation, formatKey: formatKey, encode: encode)
-        let opening: ByteBuffer
-        var subscription: HubSubscription?
+        var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
+        var subscriptions: [HubSubscription] = []
         do {
-            subscription = try await hub.subscribe(filter, after: after, subscriber: sink, principal: principal, admits: admits)
-            opening = ByteBuffer(string: ": eddy\n\n")
+            for source in sources {
+                let sink = EventStreamSink(continuation: continuation, formatKey: source.formatKey, encode: source.encode)
+                subscriptions.append(
+                    try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
+            }
         } catch let error as StoreError {
+            for subscription in subscriptions { subscription.cancel() }
+            subscriptions = []
             continuation.finish()
             opening = ByteBuffer(string: onHistoryUnavailable(error))
         }
+        if sources.isEmpty { continuation.finish() }
         let keepAlive = keepAliveSeconds
-        let body = ResponseBody { [subscription] writer in
-            defer { subscription?.cancel() }
-            try await writer.write(opening)
+        let held = subscriptions
+        let firstFrame = opening
+        let body = ResponseBody { writer in
+            defer { for subscription in held { subscription.cancel() } }
+            try await writer.write(firstFrame)
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {

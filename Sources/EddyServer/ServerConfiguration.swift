@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     public var headerTimeoutSeconds: Double = 30
     /// Open connections one client address may hold (429, or closed for TLS, beyond it).
     public var maximumConnectionsPerAddress: Int = 1000
+    /// Resources one multiplexed request or WebSocket may watch at once.
+    public var maximumSubscriptionsPerConnection: Int = 256
+    /// The largest WebSocket message a client may send, in bytes (close 1009 beyond it).
+    public var maximumWebSocketMessageBytes: Int = 64 * 1024
     /// Writes per second one subject (or, when anonymous, one address) may make on average…
     public var writesPerSecond: Double = 100
     /// …with bursts up to this many (429 with Retry-After beyond it).
