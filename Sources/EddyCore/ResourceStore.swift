@@ -1,6 +1,6 @@
 /// The store seam: every backend (embedded SQLite, PostgreSQL) implements this, and nothing
 /// above it knows which one runs.
-public protocol ResourceStore: Sendable {
+public protocol ResourceStore: RegistrationStore {
     /// A random id of this log, fixed when it is created. Resume tokens and ETags carry it so
     /// that a token from another (or a reset) log is recognised instead of misread.
     var epoch: String { get }
@@ -64,4 +64,42 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .closed: "the store is closed"
         }
     }
+}
+
+/// Something a client asked the server to keep doing for it — a webhook, a notification
+/// channel — with the log position it has been served up to. Kept by the store so it survives
+/// restarts and, with a shared store, is served by whichever node holds it.
+public struct StoredRegistration: Sendable, Hashable {
+    public let id: String
+    /// Which feature owns it (`lr-webhook`, `solid-channel`, …).
+    public let kind: String
+    /// The subject that made it, nil when anonymous.
+    public let subject: String?
+    /// The feature's own description of it, as JSON text.
+    public let payload: String
+    /// Events up to this position have been handled.
+    public var cursor: SequenceNumber
+    /// Milliseconds since 1970 after which it ends; nil for never.
+    public let expiresAt: Int64?
+
+    public init(id: String, kind: String, subject: String?, payload: String, cursor: SequenceNumber, expiresAt: Int64? = nil) {
+        self.id = id
+        self.kind = kind
+        self.subject = subject
+        self.payload = payload
+        self.cursor = cursor
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Registrations live beside the resources in every store.
+public protocol RegistrationStore: Sendable {
+    /// Creates or replaces the registration with this id.
+    func saveRegistration(_ registration: StoredRegistration) async throws
+    /// Returns whether it existed.
+    func deleteRegistration(id: String) async throws -> Bool
+    func registrations(kind: String) async throws -> [StoredRegistration]
+    func registration(id: String) async throws -> StoredRegistration?
+    /// Records that events up to `cursor` were handled (never moves backwards).
+    func advanceRegistration(id: String, to cursor: SequenceNumber) async throws
 }

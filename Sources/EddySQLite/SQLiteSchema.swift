@@ -37,6 +37,20 @@ enum SQLiteSchema {
                     CREATE INDEX events_by_parent ON events(parent, seq);
                     """)
         }
+        migrator.registerMigration("v2: registrations") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE registrations (
+                        id TEXT PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        subject TEXT,
+                        payload TEXT NOT NULL,
+                        cursor INTEGER NOT NULL,
+                        expires_at INTEGER
+                    );
+                    CREATE INDEX registrations_by_kind ON registrations(kind);
+                    """)
+        }
         return migrator
     }
 }

@@ -26,6 +26,7 @@ public final class SQLiteStore: ResourceStore {
 
     public let epoch: String
     private let pool: DatabasePool
+    var writer: DatabasePool { pool }
     private let listener = Mutex<(@Sendable ([ChangeEvent]) -> Void)?>(nil)
 
     /// Opens (creating if needed) the store in `directory`.

@@ -13,6 +13,7 @@ struct EddyResponder: HTTPResponder {
     let eventLog: EventLogHandler
     let liveStreams: LiveStreams
     let multiplex: Multiplex
+    let webhookEndpoint: WebhookEndpoint
     let access: AccessController
     let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
@@ -58,6 +59,10 @@ struct EddyResponder: HTTPResponder {
             return try await liveStreams.valueStream(request, rawPath: rawPath, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesStream + "/"):
             return try await liveStreams.changesStream(request, rawPath: rawPath, exchange: exchange)
+        case _ where rawPath.hasPrefix(LiveEndpoints.valueCallbacks + "/"):
+            return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .value, exchange: exchange)
+        case _ where rawPath.hasPrefix(LiveEndpoints.changesCallbacks + "/"):
+            return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
         case LiveEndpoints.multiplexWait, LiveEndpoints.multiplexStream:
             guard request.method == .get else {
                 throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a multiplex endpoint")

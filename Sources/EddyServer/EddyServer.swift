@@ -68,6 +68,9 @@ public struct EddyServer: Sendable {
     /// The HTTP application, with the store's lifecycle attached: on shutdown the server
     /// stops accepting, streams end, in-flight requests drain, and then the store closes.
     public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let outbound = OutboundGuard(allowed: configuration.allowOutbound)
+        let webhooks = Webhooks(
+            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents, keepAliveSeconds: configuration.keepAliveSeconds)
         let responder = EddyResponder(
@@ -79,6 +82,9 @@ public struct EddyServer: Sendable {
             multiplex: Multiplex(
                 store: store, hub: hub, access: access, streams: streams, maximumWaitSeconds: configuration.maximumWaitSeconds,
                 maximumResources: configuration.maximumSubscriptionsPerConnection, defaultChangesLimit: configuration.defaultListLimit),
+            webhookEndpoint: WebhookEndpoint(
+                webhooks: webhooks, store: store, access: access, outbound: outbound,
+                limitPerSubject: configuration.maximumRegistrationsPerSubject, maximumBodyBytes: configuration.maximumBodyBytes),
             access: access,
             writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
             maximumBodyBytes: configuration.maximumBodyBytes,
@@ -93,6 +99,7 @@ public struct EddyServer: Sendable {
                 RetentionService(
                     store: store, policy: configuration.retention, intervalSeconds: configuration.retentionIntervalSeconds, logger: logger),
                 PolicyReloader(server: self),
+                webhooks,
             ],
             onServerRunning: onServerRunning,
             logger: logger)

@@ -56,6 +56,11 @@ public struct ServerConfiguration: Sendable {
 
     // MARK: Outbound
 
+    /// Retries and timeouts of webhook deliveries.
+    public var delivery = DeliveryPolicy()
+    /// Webhooks and notification channels one subject (or anonymous callers together) may hold.
+    public var maximumRegistrationsPerSubject: Int = 100
+
     /// Address blocks webhooks may reach although they are loopback, private or link-local.
     public var allowOutbound: [CIDR] = []
 

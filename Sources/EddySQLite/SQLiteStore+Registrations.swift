@@ -1,0 +1,51 @@
+import EddyCore
+import GRDB
+
+extension SQLiteStore {
+    public func saveRegistration(_ registration: StoredRegistration) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, subject = excluded.subject, payload = excluded.payload,
+                        cursor = excluded.cursor, expires_at = excluded.expires_at
+                    """,
+                arguments: [
+                    registration.id, registration.kind, registration.subject, registration.payload, Int64(registration.cursor),
+                    registration.expiresAt,
+                ])
+        }
+    }
+
+    public func deleteRegistration(id: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM registrations WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func registrations(kind: String) async throws -> [StoredRegistration] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registrations WHERE kind = ? ORDER BY id", arguments: [kind]).map(Self.registration)
+        }
+    }
+
+    public func registration(id: String) async throws -> StoredRegistration? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE id = ?", arguments: [id]).map(Self.registration)
+        }
+    }
+
+    public func advanceRegistration(id: String, to cursor: SequenceNumber) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE registrations SET cursor = ? WHERE id = ? AND cursor < ?", arguments: [Int64(cursor), id, Int64(cursor)])
+        }
+    }
+
+    private static func registration(_ row: Row) -> StoredRegistration {
+        StoredRegistration(
+            id: row["id"], kind: row["kind"], subject: row["subject"], payload: row["payload"],
+            cursor: UInt64(row["cursor"] as Int64), expiresAt: row["expires_at"])
+    }
+}

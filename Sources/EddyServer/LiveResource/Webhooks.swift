@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import EddyCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// LiveResource callbacks: registrations persisted in the store, each served by its own
+/// `DeliveryWorker`. Runs as a service so workers start with the server and stop with it.
+final class Webhooks: Service, Sendable {
+    static let kind = "lr-webhook"
+
+    enum Mode: String, Sendable {
+        case value, changes
+    }
+
+    struct Registration: Sendable {
+        let mode: Mode
+        let path: ResourcePath
+        let callback: URL
+        /// The base URL the registering client reached the server by: the `Location` of each delivery.
+        let base: String
+
+        var id: String { "\(mode.rawValue) \(path) \(callback.absoluteString)" }
+
+        var payload: String {
+            "{\"mode\":\(JSONValue.quoted(mode.rawValue)),\"path\":\(JSONValue.quoted(path.description)),"
+                + "\"callback\":\(JSONValue.quoted(callback.absoluteString)),\"base\":\(JSONValue.quoted(base))}"
+        }
+
+        init(mode: Mode, path: ResourcePath, callback: URL, base: String) {
+            self.mode = mode
+            self.path = path
+            self.callback = callback
+            self.base = base
+        }
+
+        init?(payload: String) {
+            guard let json = try? JSONValue(parsing: payload),
+                case .string(let mode)? = json["mode"], let parsedMode = Mode(rawValue: mode),
+                case .string(let path)? = json["path"], let parsedPath = try? ResourcePath(parsing: path.percentEncodedPath()),
+                case .string(let callback)? = json["callback"], let url = URL(string: callback),
+                case .string(let base)? = json["base"]
+            else { return nil }
+            self.init(mode: parsedMode, path: parsedPath, callback: url, base: base)
+        }
+    }
+
+    private let store: any ResourceStore
+    private let hub: Hub
+    private let access: AccessController
+    private let outbound: OutboundGuard
+    private let policy: DeliveryPolicy
+    private let logger: Logger
+    private let client: HTTPClient
+    private let workers = Mutex<[String: DeliveryWorker]>([:])
+
+    init(store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
+        self.store = store
+        self.hub = hub
+        self.access = access
+        self.outbound = outbound
+        self.policy = policy
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        // A redirect could lead a delivery past the outbound guard to an internal address.
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(Int64(policy.timeoutSeconds)))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func run() async throws {
+        for stored in try await store.registrations(kind: Self.kind) {
+            guard let registration = Registration(payload: stored.payload) else {
+                logger.error("unreadable webhook registration skipped", metadata: ["id": "\(stored.id)"])
+                continue
+            }
+            startWorker(for: registration, subject: stored.subject, cursor: stored.cursor)
+        }
+        try? await gracefulShutdown()
+        for worker in workers.withLock({ Array($0.values) }) { worker.stop() }
+        try await client.shutdown()
+    }
+
+    func register(_ registration: Registration, subject: String?, limitPerSubject: Int) async throws -> Bool {
+        let existing = try await store.registration(id: registration.id)
+        if existing == nil {
+            let mine = try await store.registrations(kind: Self.kind).filter { $0.subject == subject }.count
+            guard mine < limitPerSubject else {
+                throw Problem(
+                    .tooManyRequests, "too-many-registrations", "at most \(limitPerSubject) callbacks per subject; delete one first")
+            }
+        }
+        let cursor: SequenceNumber
+        if let existing { cursor = existing.cursor } else { cursor = try await store.headSequence() }
+        try await store.saveRegistration(
+            StoredRegistration(id: registration.id, kind: Self.kind, subject: subject, payload: registration.payload, cursor: cursor))
+        if existing == nil { startWorker(for: registration, subject: subject, cursor: cursor) }
+        return existing == nil
+    }
+
+    func unregister(id: String) async throws -> Bool {
+        workers.withLock { $0.removeValue(forKey: id) }?.stop()
+        return try await store.deleteRegistration(id: id)
+    }
+
+    func registrations(at path: ResourcePath, mode: Mode) async throws -> [(Registration, String?)] {
+        try await store.registrations(kind: Self.kind).compactMap { stored in
+            guard let registration = Registration(payload: stored.payload), registration.path == path, registration.mode == mode
+            else { return nil }
+            return (registration, stored.subject)
+        }
+    }
+
+    private func startWorker(for registration: Registration, subject: String?, cursor: SequenceNumber) {
+        let identity = Identity(subject: subject)
+        let access = self.access
+        let epoch = store.epoch
+        let route = DeliveryWorker.Route(
+            filter: registration.mode == .value ? .value(registration.path) : .children(registration.path),
+            mayDeliver: { path in access.allows(identity, to: .read, at: path) },
+            request: { event, previous in Self.request(for: event, previous: previous, registration: registration, epoch: epoch) })
+        let worker = DeliveryWorker(
+            registrationID: registration.id, route: route, store: store, hub: hub, client: client, outbound: outbound, policy: policy,
+            logger: logger)
+        workers.withLock { $0[registration.id] = worker }
+        worker.start(from: cursor)
+    }
+
+    /// Objects get their whole value (empty when deleted); collections the changes body with
+    /// `changes` and `prev-changes` links, so a receiver can tell when it missed one.
+    static func request(for event: ChangeEvent, previous: SequenceNumber, registration: Registration, epoch: String) -> OutboundRequest {
+        var headers = [("Location", registration.base + registration.path.encoded)]
+        switch registration.mode {
+        case .value:
+            if event.value != nil { headers.append(("Content-Type", "application/json")) }
+            return OutboundRequest(url: registration.callback, headers: headers, body: event.value ?? "")
+        case .changes:
+            headers.append(("Content-Type", "application/json"))
+            let next = Checkpoint(epoch: epoch, sequence: event.sequence)
+            let prev = Checkpoint(epoch: epoch, sequence: previous)
+            headers.append(("Link", "<\(LiveEndpoints.changesURI(registration.base, registration.path, after: next, max: nil))>; rel=\"changes\""))
+            headers.append(("Link", "<\(LiveEndpoints.changesURI(registration.base, registration.path, after: prev, max: nil))>; rel=\"prev-changes\""))
+            return OutboundRequest(url: registration.callback, headers: headers, body: ChangesFeed.body([event]))
+        }
+    }
+}
+
+extension String {
+    /// Re-encodes a decoded path so `ResourcePath(parsing:)` reads back the same segments.
+    func percentEncodedPath() -> String {
+        let isCollection = hasSuffix("/")
+        let segments = split(separator: "/").map { String($0).percentEncodedSegment() }
+        var out = "/" + segments.joined(separator: "/")
+        if isCollection && !segments.isEmpty { out += "/" }
+        return out
+    }
+}

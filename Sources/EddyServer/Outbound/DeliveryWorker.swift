@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import EddyCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// One outgoing request a delivery makes.
+struct OutboundRequest: Sendable {
+    var url: URL
+    var headers: [(String, String)]
+    var body: String?
+}
+
+/// How often and how patiently Eddy retries a delivery.
+public struct DeliveryPolicy: Sendable {
+    public var maximumAttempts: Int = 8
+    public var firstRetrySeconds: Double = 1
+    public var maximumRetrySeconds: Double = 300
+    public var timeoutSeconds: Double = 10
+
+    public init() {}
+}
+
+/// Delivers the events of one registration to its target, in log order, one at a time. It
+/// reads from the change log after the registration's cursor and advances the cursor after
+/// each delivery, so a restart resumes where it stopped (at-least-once), and a slow or dead
+/// target only ever delays itself.
+final class DeliveryWorker: Sendable {
+    /// What the worker needs from its owner: the events it serves and how each becomes a request.
+    struct Route: Sendable {
+        let filter: SubscriptionFilter
+        /// Whether the registration's subject may still see this path (checked per delivery).
+        let mayDeliver: @Sendable (ResourcePath) -> Bool
+        /// The request for one event; `previous` is the cursor before it. Nil skips the event.
+        let request: @Sendable (_ event: ChangeEvent, _ previous: SequenceNumber) -> OutboundRequest?
+    }
+
+    let registrationID: String
+    private let route: Route
+    private let store: any ResourceStore
+    private let hub: Hub
+    private let client: HTTPClient
+    private let outbound: OutboundGuard
+    private let policy: DeliveryPolicy
+    private let logger: Logger
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(
+        registrationID: String, route: Route, store: any ResourceStore, hub: Hub, client: HTTPClient, outbound: OutboundGuard,
+        policy: DeliveryPolicy, logger: Logger
+    ) {
+        self.registrationID = registrationID
+        self.route = route
+        self.store = store
+        self.hub = hub
+        self.client = client
+        self.outbound = outbound
+        self.policy = policy
+        self.logger = logger
+    }
+
+    func start(from cursor: SequenceNumber) {
+        let work = Task { await self.run(from: cursor) }
+        task.withLock { $0 = work }
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel() }
+    }
+
+    private func run(from start: SequenceNumber) async {
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        guard let subscription = try? await hub.subscribe(route.filter, subscriber: Wakeup(continuation: wake)) else { return }
+        defer { subscription.cancel() }
+        var wakeupIterator = wakeups.makeAsyncIterator()
+        var cursor = start
+        while !Task.isCancelled {
+            let batch: [ChangeEvent]
+            do {
+                batch = try await store.events(after: cursor, matching: route.filter, limit: 100)
+            } catch let StoreError.historyTruncated(_, floor) {
+                logger.error(
+                    "deliveries skipped: the log no longer holds them", metadata: ["registration": "\(registrationID)", "resumingAfter": "\(floor)"])
+                cursor = floor
+                continue
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("reading the log for deliveries failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if batch.isEmpty {
+                guard await wakeupIterator.next() != nil else { return }
+                continue
+            }
+            for event in batch {
+                if Task.isCancelled { return }
+                if route.mayDeliver(event.path), let request = route.request(event, cursor) {
+                    await deliver(request, sequence: event.sequence)
+                }
+                cursor = event.sequence
+                try? await store.advanceRegistration(id: registrationID, to: cursor)
+            }
+        }
+    }
+
+    /// Tries one delivery until it succeeds or the attempts run out.
+    private func deliver(_ request: OutboundRequest, sequence: SequenceNumber) async {
+        var delay = policy.firstRetrySeconds
+        for attempt in 1...policy.maximumAttempts {
+            if Task.isCancelled { return }
+            let outcome = await send(request)
+            switch outcome {
+            case .success:
+                return
+            case .failure(let reason):
+                if attempt == policy.maximumAttempts {
+                    logger.warning(
+                        "delivery given up", metadata: [
+                            "registration": "\(registrationID)", "target": "\(request.url)", "sequence": "\(sequence)", "attempts": "\(attempt)",
+                            "reason": "\(reason)",
+                        ])
+                    return
+                }
+                logger.debug("delivery failed; retrying", metadata: ["target": "\(request.url)", "reason": "\(reason)"])
+                try? await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, policy.maximumRetrySeconds)
+            }
+        }
+    }
+
+    private enum Failure: Error, CustomStringConvertible {
+        case refused(OutboundRefusal)
+        case status(UInt)
+        case transport(String)
+
+        var description: String {
+            switch self {
+            case .refused(let refusal): "target refused: \(refusal)"
+            case .status(let code): "answered \(code)"
+            case .transport(let error): error
+            }
+        }
+    }
+
+    private func send(_ request: OutboundRequest) async -> Result<Void, Failure> {
+        do {
+            _ = try await outbound.vet(request.url)
+        } catch {
+            return .failure(.refused(error))
+        }
+        var http = HTTPClientRequest(url: request.url.absoluteString)
+        http.method = .POST
+        for (name, value) in request.headers { http.headers.add(name: name, value: value) }
+        if let body = request.body { http.body = .bytes(ByteBuffer(string: body)) }
+        do {
+            let response = try await client.execute(http, timeout: .milliseconds(Int64(policy.timeoutSeconds * 1000)))
+            // Read (and bound) the answer so the connection can be reused.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code) else { return .failure(.status(response.status.code)) }
+            return .success(())
+        } catch {
+            return .failure(.transport("\(error)"))
+        }
+    }
+
+    private final class Wakeup: HubSubscriber {
+        let continuation: AsyncStream<Void>.Continuation
+        init(continuation: AsyncStream<Void>.Continuation) { self.continuation = continuation }
+        func receive(_ event: HubEvent) -> Bool {
+            continuation.yield(())
+            return true
+        }
+        func hubDidDrop(reason: HubDropReason) { continuation.finish() }
+    }
+}
