@@ -63,6 +63,11 @@ struct EddyResponder: HTTPResponder {
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .value, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesCallbacks + "/"):
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
+        case LiveEndpoints.multiplexSocket:
+            throw Problem(
+                .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required",
+                "\(rawPath) speaks WebSocket (subprotocol liveresource); open it with an Upgrade request",
+                headers: [.upgrade: "websocket"])
         case LiveEndpoints.multiplexWait, LiveEndpoints.multiplexStream:
             guard request.method == .get else {
                 throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a multiplex endpoint")

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
@@ -105,6 +106,15 @@ public struct EddyServer: Sendable {
             logger: logger)
     }
 
+    private func webSocketRoutes() -> WebSocketRoutes {
+        let multiplexSocket = MultiplexSocket(
+            hub: hub, store: store, access: access, maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
+            maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents)
+        return WebSocketRoutes(
+            services: [LiveEndpoints.multiplexSocket: multiplexSocket], access: access,
+            maximumMessageBytes: configuration.maximumWebSocketMessageBytes)
+    }
+
     private func makeServerBuilder() throws -> HTTPServerBuilder {
         let limits = configuration
         let logger = self.logger
@@ -114,9 +124,18 @@ public struct EddyServer: Sendable {
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
         let connections = self.connections
+        let routes = webSocketRoutes()
+        var webSocket = WebSocketServerConfiguration(
+            maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))
+        webSocket.validateUTF8 = true
+        let upgrading = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: webSocket)
         guard let certificateFile = limits.tlsCertificateFile, let keyFile = limits.tlsKeyFile else {
             return HTTPServerBuilder { responder in
-                GuardedChannel(base: HTTP1Channel(responder: responder, configuration: http1), limiter: connections, plaintext: true)
+                GuardedChannel(
+                    base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
+                        await routes.shouldUpgrade(request)
+                    }),
+                    limiter: connections, plaintext: true)
             }
         }
         let tls: TLSConfiguration
@@ -127,12 +146,15 @@ public struct EddyServer: Sendable {
         } catch {
             throw ConfigurationError("cannot load the TLS certificate or key: \(error)")
         }
-        var http2 = HTTP2UpgradeChannel.Configuration()
-        http2.streamConfiguration = http1
-        let http2Configuration = http2
+        let http2 = HTTP2ChannelConfiguration(idleTimeout: .seconds(limits.headerTimeoutSeconds), streamConfiguration: http1)
         return HTTPServerBuilder { responder in
             GuardedChannel(
-                base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2Configuration, responder: responder),
+                base: try SecureHTTPChannel(
+                    tlsConfiguration: tls,
+                    http1: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
+                        await routes.shouldUpgrade(request)
+                    }),
+                    http2: HTTP2Channel(responder: responder, configuration: http2)),
                 limiter: connections, plaintext: false)
         }
     }

@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumSubscriptionsPerConnection: Int = 256
     /// The largest WebSocket message a client may send, in bytes (close 1009 beyond it).
     public var maximumWebSocketMessageBytes: Int = 64 * 1024
+    /// Seconds between pings on idle WebSockets; a socket that misses one is closed.
+    public var webSocketPingSeconds: Double = 30
     /// Writes per second one subject (or, when anonymous, one address) may make on average…
     public var writesPerSecond: Double = 100
     /// …with bursts up to this many (429 with Retry-After beyond it).

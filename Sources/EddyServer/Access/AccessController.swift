@@ -2,6 +2,7 @@ import EddyCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Synchronization
 
@@ -70,13 +71,18 @@ public final class AccessController: Sendable {
     /// that is present but invalid or expired is an error (401), not anonymity. Tokens in the
     /// query string are refused: they end up in logs.
     public func identify(_ request: Request) async throws -> Identity {
-        let query = request.uri.queryParameters
+        try await identify(headers: request.headers, target: request.uri.string)
+    }
+
+    /// The same, for a WebSocket upgrade request seen before Hummingbird makes a `Request`.
+    public func identify(headers: HTTPFields, target: String) async throws -> Identity {
+        let query = URI(target).queryParameters
         if query["access_token"] != nil || query["token"] != nil {
             throw Problem(
                 .badRequest, "token-in-query",
                 "tokens are not accepted in the query string (they leak into logs); send Authorization: Bearer or the \(Self.tokenCookie) cookie")
         }
-        guard let token = Self.bearerToken(request.headers) else { return .anonymous }
+        guard let token = Self.bearerToken(headers) else { return .anonymous }
         do {
             return Identity(subject: try await authenticator.subject(of: token))
         } catch {

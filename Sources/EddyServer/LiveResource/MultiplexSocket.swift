@@ -1,0 +1,227 @@
+import EddyCore
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Synchronization
+
+/// `multiplex-ws`: one WebSocket, many subscriptions. Clients send
+/// `{"id":…,"type":"subscribe"|"unsubscribe","mode":"value"|"changes","uri":…}` and get
+/// `subscribed`/`unsubscribed` acks with the same id (string or number), then `event` messages.
+/// Anything malformed is answered with an `error` message; the socket stays open.
+struct MultiplexSocket: WebSocketService {
+    let hub: Hub
+    let store: any ResourceStore
+    let access: AccessController
+    let maximumSubscriptions: Int
+    let maximumMessageBytes: Int
+    let bufferMessages: Int
+
+    var subprotocols: [String] { ["liveresource"] }
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
+        async throws
+    {
+        let base = (request.scheme == "https" ? "https://" : "http://") + (request.authority ?? "localhost")
+        let session = Session(socket: self, identity: identity, base: base)
+        defer { session.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in session.outgoing {
+                    try await outbound.write(.text(message))
+                }
+                if session.droppedAsSlow {
+                    try await outbound.close(.policyViolation, reason: "too slow: events were not read")
+                }
+            }
+            do {
+                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
+                    guard case .text(let text) = message else {
+                        session.send(Self.error(id: nil, code: 400, "messages must be JSON text"))
+                        continue
+                    }
+                    await session.handle(text)
+                }
+            } catch {
+                logger.notice("multiplex socket closed on an error", metadata: ["error": "\(error)"])
+            }
+            session.close()
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static func error(id: String?, code: Int, _ message: String) -> String {
+        "{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"error\",\"code\":\(code),\"message\":\(JSONValue.quoted(message))}"
+    }
+
+    /// One socket's subscriptions and its bounded queue of outgoing messages.
+    final class Session: Sendable {
+        let socket: MultiplexSocket
+        let identity: Identity
+        let base: String
+        let outgoing: AsyncStream<String>
+        private let continuation: AsyncStream<String>.Continuation
+        private let subscriptions = Mutex<[String: HubSubscription]>([:])
+        private let slow = Mutex(false)
+
+        init(socket: MultiplexSocket, identity: Identity, base: String) {
+            self.socket = socket
+            self.identity = identity
+            self.base = base
+            (outgoing, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(socket.bufferMessages))
+        }
+
+        var droppedAsSlow: Bool { slow.withLock { $0 } }
+
+        /// Queues a message; false (and the socket ends) when the client is not reading.
+        @discardableResult
+        func send(_ message: String) -> Bool {
+            if case .enqueued = continuation.yield(message) { return true }
+            slow.withLock { $0 = true }
+            continuation.finish()
+            return false
+        }
+
+        func close() {
+            for subscription in subscriptions.withLock({ Array($0.values) }) { subscription.cancel() }
+            continuation.finish()
+        }
+
+        func handle(_ text: String) async {
+            guard let message = try? JSONValue(parsing: text), case .object = message else {
+                send(MultiplexSocket.error(id: nil, code: 400, "not a JSON object"))
+                return
+            }
+            // The id is echoed exactly as sent: a string stays a string, a number a number.
+            var id: String?
+            switch message["id"] {
+            case nil: id = nil
+            case .string(let value)?: id = JSONValue.quoted(value)
+            case .int(let value)?: id = String(value)
+            case .double(let value)?: id = JSONValue.double(value).text
+            default:
+                send(MultiplexSocket.error(id: nil, code: 400, "id must be a string or a number"))
+                return
+            }
+            guard case .string(let type)? = message["type"] else {
+                send(MultiplexSocket.error(id: id, code: 400, "type is required"))
+                return
+            }
+            switch type {
+            case "subscribe", "unsubscribe":
+                guard case .string(let uri)? = message["uri"] else {
+                    send(MultiplexSocket.error(id: id, code: 400, "uri is required"))
+                    return
+                }
+                let mode: String
+                switch message["mode"] {
+                case nil: mode = "value"
+                case .string(let value)? where value == "value" || value == "changes": mode = value
+                default:
+                    send(MultiplexSocket.error(id: id, code: 400, "mode must be value or changes"))
+                    return
+                }
+                if type == "subscribe" {
+                    await subscribe(id: id, uri: uri, mode: mode)
+                } else {
+                    subscriptions.withLock { $0.removeValue(forKey: mode + " " + uri) }?.cancel()
+                    send("{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"unsubscribed\"}")
+                }
+            case "ping":
+                send("{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"pong\"}")
+            default:
+                send(MultiplexSocket.error(id: id, code: 400, "unknown message type '\(type)'"))
+            }
+        }
+
+        private func subscribe(id: String?, uri: String, mode: String) async {
+            let key = mode + " " + uri
+            let path: ResourcePath
+            do {
+                path = try Multiplex.target(uri: uri, inm: nil, defaultMax: 50).path
+            } catch {
+                send(MultiplexSocket.error(id: id, code: 400, "\(uri) is not a resource path"))
+                return
+            }
+            guard (mode == "changes") == path.isCollection else {
+                send(MultiplexSocket.error(id: id, code: 400, mode == "changes" ? "changes need a collection (a path ending in '/')" : "value subscriptions watch objects"))
+                return
+            }
+            guard socket.access.allows(identity, to: .read, at: path) else {
+                let problem = socket.access.refusal(identity, .read, path)
+                send(MultiplexSocket.error(id: id, code: Int(problem.status.code), problem.detail))
+                return
+            }
+            let ack = "{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"subscribed\"}"
+            if subscriptions.withLock({ $0[key] != nil }) {
+                send(ack)
+                return
+            }
+            guard subscriptions.withLock({ $0.count }) < socket.maximumSubscriptions else {
+                send(MultiplexSocket.error(id: id, code: 429, "at most \(socket.maximumSubscriptions) subscriptions per socket"))
+                return
+            }
+            let filter: SubscriptionFilter = mode == "changes" ? .children(path) : .value(path)
+            do {
+                let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: try await socket.store.headSequence())
+                let subscription = try await socket.hub.subscribe(
+                    filter, subscriber: sink, principal: identity.subject, admits: socket.access.eventAdmission(for: filter, identity: identity))
+                let replaced = subscriptions.withLock { table in
+                    defer { table[key] = subscription }
+                    return table[key]
+                }
+                replaced?.cancel()
+                send(ack)
+            } catch {
+                send(MultiplexSocket.error(id: id, code: 503, "could not subscribe: \(error)"))
+            }
+        }
+    }
+
+    /// Turns hub events for one subscription into `event` messages.
+    final class EventSink: HubSubscriber {
+        let session: Session
+        let uri: String
+        let path: ResourcePath
+        let isChanges: Bool
+        /// The checkpoint before the next event: the `prev-changes` link of changes events.
+        private let previous: Mutex<SequenceNumber>
+
+        init(session: Session, uri: String, path: ResourcePath, isChanges: Bool, start: SequenceNumber) {
+            self.session = session
+            self.uri = uri
+            self.path = path
+            self.isChanges = isChanges
+            self.previous = Mutex(start)
+        }
+
+        func receive(_ event: HubEvent) -> Bool {
+            let change = event.change
+            let message: String
+            if isChanges {
+                let epoch = session.socket.store.epoch
+                let prev = previous.withLock { previous in
+                    defer { previous = change.sequence }
+                    return previous
+                }
+                let next = LiveEndpoints.changesURI(session.base, path, after: Checkpoint(epoch: epoch, sequence: change.sequence), max: nil)
+                let before = LiveEndpoints.changesURI(session.base, path, after: Checkpoint(epoch: epoch, sequence: prev), max: nil)
+                let link = "<\(next)>; rel=changes, <\(before)>; rel=prev-changes"
+                message = "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"Link\":\(JSONValue.quoted(link))},"
+                    + "\"body\":[\(ChangesFeed.item(for: change))]}"
+            } else {
+                // The same for every subscriber that spelled the URI the same way: built once.
+                message = event.encoded(as: "lr-ws:" + uri) {
+                    "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"ETag\":\(JSONValue.quoted(change.etag.headerValue))},"
+                        + "\"body\":\(change.value ?? "null")}"
+                }
+            }
+            return session.send(message)
+        }
+
+        func hubDidDrop(reason: HubDropReason) {
+            session.send(MultiplexSocket.error(id: nil, code: 410, "subscription to \(uri) ended: \(reason)"))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// A WebSocket endpoint: given the upgrade request and who sent it, it accepts (naming the
+/// subprotocol it speaks, if any) or declines, and then serves the socket.
+protocol WebSocketService: Sendable {
+    /// Subprotocols this endpoint speaks; offering none is accepted too.
+    var subprotocols: [String] { get }
+
+    /// Serves one socket until it closes.
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
+        async throws
+}
+
+/// Decides WebSocket upgrades by path. A request that is not upgraded (unknown path, bad
+/// token) falls through to the HTTP responder, which answers it with a problem.
+struct WebSocketRoutes: Sendable {
+    let services: [String: any WebSocketService]
+    let access: AccessController
+    let maximumMessageBytes: Int
+
+    func shouldUpgrade(_ request: HTTPRequest) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let target = request.path ?? "/"
+        let path = String(target.split(separator: "?", maxSplits: 1).first ?? "")
+        guard let service = services[path] else { return .dontUpgrade }
+        guard let identity = try? await access.identify(headers: request.headerFields, target: target) else { return .dontUpgrade }
+        var headers = HTTPFields()
+        let offered = request.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if let chosen = offered.first(where: service.subprotocols.contains) {
+            headers[.secWebSocketProtocol] = chosen
+        } else if !offered.isEmpty {
+            // Offered only protocols we do not speak: refuse rather than pretend.
+            return .dontUpgrade
+        }
+        let maximumMessageBytes = self.maximumMessageBytes
+        return .upgrade(headers) { inbound, outbound, context in
+            do {
+                try await service.serve(inbound: inbound, outbound: outbound, identity: identity, request: request, logger: context.logger)
+            } catch {
+                context.logger.debug("WebSocket ended", metadata: ["error": "\(error)", "limit": "\(maximumMessageBytes)"])
+            }
+        }
+    }
+}
