@@ -129,13 +129,17 @@ public struct EddyServer: Sendable {
             maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))
         webSocket.validateUTF8 = true
         let upgrading = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: webSocket)
+        let firstRequestGuard: @Sendable () -> FirstRequestGuard = {
+            FirstRequestGuard(
+                timeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)), maximumHeaderBytes: limits.maximumHeaderBytes, logger: logger)
+        }
         guard let certificateFile = limits.tlsCertificateFile, let keyFile = limits.tlsKeyFile else {
             return HTTPServerBuilder { responder in
                 GuardedChannel(
                     base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
                         await routes.shouldUpgrade(request)
                     }),
-                    limiter: connections, plaintext: true)
+                    limiter: connections, firstRequestGuard: firstRequestGuard)
             }
         }
         let tls: TLSConfiguration
@@ -154,8 +158,9 @@ public struct EddyServer: Sendable {
                     http1: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
                         await routes.shouldUpgrade(request)
                     }),
-                    http2: HTTP2Channel(responder: responder, configuration: http2)),
-                limiter: connections, plaintext: false)
+                    http2: HTTP2Channel(responder: responder, configuration: http2),
+                    firstRequestGuard: firstRequestGuard),
+                limiter: connections, firstRequestGuard: nil)
         }
     }
 }

@@ -8,6 +8,8 @@ import Synchronization
 import Testing
 
 /// A WebSocket client session for tests: send JSON text, read JSON messages with a deadline.
+/// Messages are read by the handler's own iterator, one read at a time, so the client's close
+/// handshake afterwards is not disturbed by a second reader.
 struct SocketScript {
     static func run(
         _ url: String, headers: HTTPFields = [:],
@@ -20,41 +22,28 @@ struct SocketScript {
         configuration.additionalHeaders = headers
         let failure = Mutex<(any Error)?>(nil)
         try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
-            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-            let (stream, continuation) = AsyncStream<JSONValue>.makeStream()
-            let reader = Task {
-                while let message = try await messages.next() {
-                    if case .text(let text) = message, let json = try? JSONValue(parsing: text) { continuation.yield(json) }
-                }
-                continuation.finish()
-            }
-            let box = IteratorBox(stream.makeAsyncIterator())
+            let box = MessageBox(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
             do {
-                try await body(
-                    { text in try await outbound.write(.text(text)) },
-                    {
-                        try await withTimeout(10) { try await box.next() }
-                    })
+                try await body({ text in try await outbound.write(.text(text)) }, { try await withTimeout(10) { try await box.next() } })
             } catch {
                 failure.withLock { $0 = error }
             }
-            reader.cancel()
-            try await outbound.close(.normalClosure, reason: nil)
         }
         if let error = failure.withLock({ $0 }) { throw error }
     }
 }
 
-/// Lets the test body pull messages from an iterator owned by one task at a time.
-final class IteratorBox: @unchecked Sendable {
-    private var iterator: AsyncStream<JSONValue>.AsyncIterator
-    private let lock = NSLock()
-    init(_ iterator: AsyncStream<JSONValue>.AsyncIterator) { self.iterator = iterator }
+/// Hands the socket's message iterator to whichever task reads next; reads never overlap.
+final class MessageBox: @unchecked Sendable {
+    private var iterator: WebSocketInboundMessageStream.AsyncIterator
+
+    init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
+
     func next() async throws -> JSONValue {
-        var local = lock.withLock { iterator }
-        guard let value = await local.next() else { throw TestFailure("socket closed") }
-        lock.withLock { iterator = local }
-        return value
+        while let message = try await iterator.next() {
+            if case .text(let text) = message, let json = try? JSONValue(parsing: text) { return json }
+        }
+        throw TestFailure("socket closed")
     }
 }
 

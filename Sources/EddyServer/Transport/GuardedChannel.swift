@@ -9,11 +9,13 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     let base: Base
     let limiter: ConnectionLimiter
-    let plaintext: Bool
+    /// Installed in front of plain HTTP; TLS channels install it behind their TLS handler.
+    let firstRequestGuard: (@Sendable () -> FirstRequestGuard)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: plaintext))
+            try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: firstRequestGuard != nil))
+            if let firstRequestGuard { try channel.pipeline.syncOperations.addHandler(firstRequestGuard()) }
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }

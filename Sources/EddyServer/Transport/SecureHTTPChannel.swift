@@ -18,8 +18,12 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
     let sslContext: NIOSSLContext
     let http1: HTTP1
     let http2: HTTP2Channel
+    let firstRequestGuard: @Sendable () -> FirstRequestGuard
 
-    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel) throws {
+    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel, firstRequestGuard: @escaping @Sendable () -> FirstRequestGuard)
+        throws
+    {
+        self.firstRequestGuard = firstRequestGuard
         var tlsConfiguration = tlsConfiguration
         tlsConfiguration.applicationProtocols = ["h2", "http/1.1"]
         self.sslContext = try NIOSSLContext(configuration: tlsConfiguration)
@@ -32,6 +36,7 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
         let http2 = self.http2
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+            try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<NIONegotiatedHTTPVersion<HTTP1.Value, HTTP2Channel.Value>> { result in
                 switch result {
                 case .negotiated("h2"):
