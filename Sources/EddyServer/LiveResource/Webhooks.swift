@@ -78,7 +78,7 @@ final class Webhooks: Service, Sendable {
             startWorker(for: registration, subject: stored.subject, cursor: stored.cursor)
         }
         try? await gracefulShutdown()
-        for worker in workers.withLock({ Array($0.values) }) { worker.stop() }
+        for worker in workers.withLock({ Array($0.values) }) { await worker.stop() }
         try await client.shutdown()
     }
 
@@ -100,7 +100,7 @@ final class Webhooks: Service, Sendable {
     }
 
     func unregister(id: String) async throws -> Bool {
-        workers.withLock { $0.removeValue(forKey: id) }?.stop()
+        await workers.withLock { $0.removeValue(forKey: id) }?.stop()
         return try await store.deleteRegistration(id: id)
     }
 

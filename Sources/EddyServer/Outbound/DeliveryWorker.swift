@@ -66,8 +66,11 @@ final class DeliveryWorker: Sendable {
         task.withLock { $0 = work }
     }
 
-    func stop() {
-        task.withLock { $0?.cancel() }
+    /// Stops after the delivery in flight; returns once the worker has ended.
+    func stop() async {
+        let running = task.withLock { $0 }
+        running?.cancel()
+        await running?.value
     }
 
     private func run(from start: SequenceNumber) async {
@@ -101,8 +104,21 @@ final class DeliveryWorker: Sendable {
                     await deliver(request, sequence: event.sequence)
                 }
                 cursor = event.sequence
-                try? await store.advanceRegistration(id: registrationID, to: cursor)
+                await persist(cursor)
             }
+        }
+    }
+
+    /// Saves the cursor even while the worker is being stopped: a delivery that was made must
+    /// not be made again after a clean restart.
+    private func persist(_ cursor: SequenceNumber) async {
+        let store = self.store
+        let id = registrationID
+        let saved = Task.detached { try await store.advanceRegistration(id: id, to: cursor) }
+        do {
+            try await saved.value
+        } catch {
+            logger.error("could not save a delivery cursor", metadata: ["registration": "\(id)", "error": "\(error)"])
         }
     }
 
