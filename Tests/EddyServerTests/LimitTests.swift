@@ -1,7 +1,11 @@
 import AsyncHTTPClient
 import EddyCore
 import Foundation
+import HummingbirdWSClient
+import Logging
 import Testing
+
+@testable import EddyServer
 
 @Suite struct LimitTests {
     @Test func oversizedHeadersAre431AndOthersAreStillServed() async throws {
@@ -74,6 +78,50 @@ import Testing
             #expect(try await server.send(.GET, "/rl/x").status == 404)
             // Reads are not limited.
             #expect(try await server.send(.GET, "/rl/0").status == 200)
+        }
+    }
+}
+
+@Suite struct ProtocolLimitTests {
+    @Test func oversizedWebSocketMessagesCloseWith1009() async throws {
+        try await TestServer.with(configure: { $0.maximumWebSocketMessageBytes = 1024 }) { server in
+            var logger = Logger(label: "ws-limit")
+            logger.logLevel = .critical
+            let close = try await WebSocketClient.connect(url: LiveEndpointsURL.ws(server), logger: logger) { inbound, outbound, _ in
+                try await outbound.write(.text(String(repeating: "x", count: 4096)))
+                for try await _ in inbound.messages(maxSize: 1 << 16) {}
+            }
+            #expect(close?.closeCode == .messageTooLarge)
+            // Others are still served.
+            try await SocketScript.run(LiveEndpointsURL.ws(server)) { send, next in
+                try await send(#"{"id":1,"type":"ping"}"#)
+                #expect(try await next()["type"] == .string("pong"))
+            }
+        }
+    }
+
+    @Test func registrationsPerSubjectAreCapped() async throws {
+        try await TestServer.with(configure: {
+            $0.maximumRegistrationsPerSubject = 1
+            $0.allowOutbound = [CIDR("127.0.0.0/8")!]
+        }) { server in
+            _ = try await server.send(.PUT, "/quota", json: "{}")
+            let form = "application/x-www-form-urlencoded"
+            let first = try await server.send(.POST, "/.eddy/value-callbacks/quota/", json: "callback_uri=http%3A%2F%2F127.0.0.1%3A9%2Fa", contentType: form)
+            #expect(first.status == 201)
+            // Registering the same callback again is not a new registration.
+            #expect(try await server.send(.POST, "/.eddy/value-callbacks/quota/", json: "callback_uri=http%3A%2F%2F127.0.0.1%3A9%2Fa", contentType: form).status == 201)
+            let second = try await server.send(.POST, "/.eddy/value-callbacks/quota/", json: "callback_uri=http%3A%2F%2F127.0.0.1%3A9%2Fb", contentType: form)
+            #expect(second.status == 429)
+            #expect(second.json?["type"] == .string("urn:eddy:problem:too-many-registrations"))
+        }
+    }
+
+    @Test func multiplexedRequestsAreCapped() async throws {
+        try await TestServer.with(configure: { $0.maximumSubscriptionsPerConnection = 2 }) { server in
+            let three = try await server.send(.GET, "/.eddy/multi/?u=%2Fa&u=%2Fb&u=%2Fc")
+            #expect(three.status == 400)
+            #expect(three.json?["type"] == .string("urn:eddy:problem:too-many-resources"))
         }
     }
 }

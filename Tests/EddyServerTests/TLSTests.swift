@@ -7,6 +7,10 @@ import NIOSSL
 import SwiftASN1
 import Testing
 import X509
+import EddyCore
+import HummingbirdWSClient
+import Logging
+import Synchronization
 
 @Suite struct TLSTests {
     /// A self-signed certificate for 127.0.0.1, made fresh for the test.
@@ -50,7 +54,7 @@ import X509
             let client = try Self.client(trusting: files.certificate)
             let http1 = try Self.client(trusting: files.certificate, http1Only: true)
             do {
-                try await Self.exercise(server, client, http1)
+                try await Self.exercise(server, client, http1, certificateFile: files.certificate)
             } catch {
                 try? await client.shutdown()
                 try? await http1.shutdown()
@@ -61,7 +65,7 @@ import X509
         }
     }
 
-    private static func exercise(_ server: TestServer, _ client: HTTPClient, _ http1: HTTPClient) async throws {
+    private static func exercise(_ server: TestServer, _ client: HTTPClient, _ http1: HTTPClient, certificateFile: URL) async throws {
         do {
             var put = HTTPClientRequest(url: server.baseURL + "/secure/")
             put.method = .POST
@@ -91,6 +95,27 @@ import X509
             let overHTTP1 = try await http1.execute(HTTPClientRequest(url: server.baseURL + "/healthz"), timeout: .seconds(10))
             #expect(overHTTP1.status == .ok)
             #expect(overHTTP1.version == .http1_1)
+
+            // WSS: the multiplex socket link uses the secure scheme and works.
+            var get = HTTPClientRequest(url: server.baseURL + "/secure/")
+            get.method = .HEAD
+            let links = LinkHeaders.parse(try await client.execute(get, timeout: .seconds(10)).headers)
+            let socketURL = try #require(links["multiplex-ws"])
+            #expect(socketURL.hasPrefix("wss://127.0.0.1:"))
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificateFile.path))
+            let received = Mutex<JSONValue?>(nil)
+            var logger = Logger(label: "wss-test")
+            logger.logLevel = .error
+            var socketConfiguration = WebSocketClientConfiguration()
+            socketConfiguration.sniHostname = "localhost"  // SNI cannot carry an IP address
+            try await WebSocketClient.connect(url: socketURL, configuration: socketConfiguration, tlsConfiguration: tls, logger: logger) {
+                inbound, outbound, _ in
+                try await outbound.write(.text(#"{"id":1,"type":"subscribe","mode":"changes","uri":"/secure/"}"#))
+                var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+                if case .text(let text)? = try await messages.next() { received.withLock { $0 = try? JSONValue(parsing: text) } }
+            }
+            #expect(received.withLock { $0 } == (try JSONValue(parsing: #"{"id":1,"type":"subscribed"}"#)))
         }
     }
 }
