@@ -82,6 +82,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "CIDR block webhooks may reach despite being loopback/private; repeatable (EDDY_ALLOW_OUTBOUND, comma-separated).")
     var allowOutbound: [String] = environment("ALLOW_OUTBOUND").map { $0.split(separator: ",").map(String.init) } ?? []
 
+    @Option(help: "Longest a long-poll is held, in seconds (EDDY_MAX_WAIT).")
+    var maxWait: Double = environment("MAX_WAIT").flatMap(Double.init) ?? 55
+
+    @Option(help: "Resources per multiplexed request or WebSocket (EDDY_MAX_SUBSCRIPTIONS).")
+    var maxSubscriptions: Int = environment("MAX_SUBSCRIPTIONS").flatMap(Int.init) ?? 256
+
+    @Option(help: "Largest WebSocket message in bytes; close 1009 beyond (EDDY_MAX_WS_MESSAGE_BYTES).")
+    var maxWsMessageBytes: Int = environment("MAX_WS_MESSAGE_BYTES").flatMap(Int.init) ?? 64 * 1024
+
+    @Option(help: "Seconds between pings on idle WebSockets (EDDY_WS_PING).")
+    var wsPing: Double = environment("WS_PING").flatMap(Double.init) ?? 30
+
+    @Option(help: "Webhooks one subject may hold (EDDY_MAX_REGISTRATIONS).")
+    var maxRegistrations: Int = environment("MAX_REGISTRATIONS").flatMap(Int.init) ?? 100
+
+    @Option(help: "Delivery attempts per webhook event before giving up (EDDY_WEBHOOK_ATTEMPTS).")
+    var webhookAttempts: Int = environment("WEBHOOK_ATTEMPTS").flatMap(Int.init) ?? 8
+
+    @Option(help: "Seconds each webhook attempt may take (EDDY_WEBHOOK_TIMEOUT).")
+    var webhookTimeout: Double = environment("WEBHOOK_TIMEOUT").flatMap(Double.init) ?? 10
+
+    @Option(help: "Origin allowed to call with cookies; repeatable (EDDY_CORS_ORIGIN, comma-separated).")
+    var corsOrigin: [String] = environment("CORS_ORIGIN").map { $0.split(separator: ",").map(String.init) } ?? []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (EDDY_LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -91,6 +115,9 @@ struct ServeCommand: AsyncParsableCommand {
         else { throw ValidationError("limits must be positive numbers") }
         guard keepAlive > 0, headerTimeout > 0, writeRate > 0, writeBurst >= 1, maxHeaderBytes >= 1024, maxConnectionsPerAddress > 0
         else { throw ValidationError("--keep-alive, --header-timeout, --write-rate, --write-burst, --max-header-bytes (≥ 1024) and --max-connections-per-address must be positive") }
+        guard maxWait > 0, maxSubscriptions > 0, maxWsMessageBytes >= 256, wsPing > 0, maxRegistrations > 0, webhookAttempts > 0,
+            webhookTimeout > 0
+        else { throw ValidationError("--max-wait, --max-subscriptions, --max-ws-message-bytes (≥ 256), --ws-ping, --max-registrations, --webhook-attempts and --webhook-timeout must be positive") }
         for block in allowOutbound where CIDR(block) == nil {
             throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
         }
@@ -124,6 +151,14 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.writesPerSecond = writeRate
         configuration.writeBurst = writeBurst
         configuration.allowOutbound = allowOutbound.compactMap(CIDR.init)
+        configuration.maximumWaitSeconds = maxWait
+        configuration.maximumSubscriptionsPerConnection = maxSubscriptions
+        configuration.maximumWebSocketMessageBytes = maxWsMessageBytes
+        configuration.webSocketPingSeconds = wsPing
+        configuration.maximumRegistrationsPerSubject = maxRegistrations
+        configuration.delivery.maximumAttempts = webhookAttempts
+        configuration.delivery.timeoutSeconds = webhookTimeout
+        configuration.corsOrigins = corsOrigin
 
         let server: EddyServer
         do {
