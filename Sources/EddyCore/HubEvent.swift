@@ -14,7 +14,9 @@ public final class HubEvent: Sendable {
     public var sequence: SequenceNumber { change.sequence }
 
     public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
-        if let cached = encodings.withLock({ $0.first(where: { $0.key == key })?.value }) as? Encoding {
+        // Look the entry up first: with an optional `Encoding`, casting a missing value would
+        // succeed as nil.
+        if let entry = encodings.withLock({ $0.first(where: { $0.key == key }) }), let cached = entry.value as? Encoding {
             return cached
         }
         let value = build()

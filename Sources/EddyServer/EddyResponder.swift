@@ -14,6 +14,7 @@ struct EddyResponder: HTTPResponder {
     let liveStreams: LiveStreams
     let multiplex: Multiplex
     let webhookEndpoint: WebhookEndpoint
+    let solid: SolidEndpoints
     let access: AccessController
     let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
@@ -63,6 +64,14 @@ struct EddyResponder: HTTPResponder {
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .value, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesCallbacks + "/"):
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
+        case StorageDescription.path:
+            return try solid.storageDescription(request, exchange: exchange)
+        case _ where rawPath.hasPrefix(StorageDescription.servicePrefix):
+            return try await solid.subscriptionService(&request, rawPath: rawPath, exchange: exchange)
+        case _ where rawPath.hasPrefix(StorageDescription.channelPrefix):
+            return try await solid.channelResource(request, exchange: exchange)
+        case _ where rawPath.hasPrefix(StorageDescription.receivePrefix):
+            return try await solid.receive(request, rawPath: rawPath)
         case LiveEndpoints.multiplexSocket:
             throw Problem(
                 .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required",

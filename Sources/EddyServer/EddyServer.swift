@@ -72,6 +72,8 @@ public struct EddyServer: Sendable {
         let outbound = OutboundGuard(allowed: configuration.allowOutbound)
         let webhooks = Webhooks(
             store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
+        let solidChannels = SolidChannels(
+            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents, keepAliveSeconds: configuration.keepAliveSeconds)
         let responder = EddyResponder(
@@ -86,6 +88,9 @@ public struct EddyServer: Sendable {
             webhookEndpoint: WebhookEndpoint(
                 webhooks: webhooks, store: store, access: access, outbound: outbound,
                 limitPerSubject: configuration.maximumRegistrationsPerSubject, maximumBodyBytes: configuration.maximumBodyBytes),
+            solid: SolidEndpoints(
+                channels: solidChannels, store: store, hub: hub, access: access, streams: streams,
+                maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
             access: access,
             writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
             maximumBodyBytes: configuration.maximumBodyBytes,
@@ -93,7 +98,7 @@ public struct EddyServer: Sendable {
             cors: CORS(allowedOrigins: Set(configuration.corsOrigins)))
         return Application(
             responder: responder,
-            server: try makeServerBuilder(),
+            server: try makeServerBuilder(solidChannels: solidChannels),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Eddy"),
             services: [
                 StoreLifecycle(store: store, hub: hub, logger: logger),
@@ -101,21 +106,24 @@ public struct EddyServer: Sendable {
                     store: store, policy: configuration.retention, intervalSeconds: configuration.retentionIntervalSeconds, logger: logger),
                 PolicyReloader(server: self),
                 webhooks,
+                solidChannels,
             ],
             onServerRunning: onServerRunning,
             logger: logger)
     }
 
-    private func webSocketRoutes() -> WebSocketRoutes {
+    private func webSocketRoutes(solidChannels: SolidChannels) -> WebSocketRoutes {
         let multiplexSocket = MultiplexSocket(
             hub: hub, store: store, access: access, maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents)
         return WebSocketRoutes(
-            services: [LiveEndpoints.multiplexSocket: multiplexSocket], access: access,
+            services: [LiveEndpoints.multiplexSocket: multiplexSocket],
+            solid: SolidSocket(channels: solidChannels, hub: hub, access: access, epoch: store.epoch, bufferMessages: configuration.subscriberBufferEvents),
+            access: access,
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes)
     }
 
-    private func makeServerBuilder() throws -> HTTPServerBuilder {
+    private func makeServerBuilder(solidChannels: SolidChannels) throws -> HTTPServerBuilder {
         let limits = configuration
         let logger = self.logger
         let http1 = HTTP1Channel.Configuration(
@@ -124,7 +132,7 @@ public struct EddyServer: Sendable {
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
         let connections = self.connections
-        let routes = webSocketRoutes()
+        let routes = webSocketRoutes(solidChannels: solidChannels)
         var webSocket = WebSocketServerConfiguration(
             maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))
         webSocket.validateUTF8 = true

@@ -103,6 +103,9 @@ import Testing
         }
         _ = event.encoded(as: "ws") { builds.withLock { $0 += 1 }; return "other" }
         #expect(builds.withLock { $0 } == 2)
+        // Optional encodings are built too, not mistaken for a cached nil.
+        #expect(event.encoded(as: "optional") { () -> String? in "built" } == "built")
+        #expect(event.encoded(as: "nothing") { () -> String? in nil } == nil)
     }
 }
 

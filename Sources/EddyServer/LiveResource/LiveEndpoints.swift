@@ -25,13 +25,24 @@ enum LiveEndpoints {
     }
 
     static func webSocketURL(_ base: String) -> String {
-        if base.hasPrefix("https://") { return "wss://" + base.dropFirst(8) + multiplexSocket }
-        if base.hasPrefix("http://") { return "ws://" + base.dropFirst(7) + multiplexSocket }
-        return base + multiplexSocket
+        webSocketScheme(base + multiplexSocket)
+    }
+
+    /// The same URL with `ws:`/`wss:` for `http:`/`https:`.
+    static func webSocketScheme(_ url: String) -> String {
+        if url.hasPrefix("https://") { return "wss://" + url.dropFirst(8) }
+        if url.hasPrefix("http://") { return "ws://" + url.dropFirst(7) }
+        return url
+    }
+
+    /// Solid discovery, on every resource response.
+    static func storageDescriptionLink(_ base: String) -> String {
+        "<\(base)/.well-known/solid>; rel=\"http://www.w3.org/ns/solid/terms#storageDescription\""
     }
 
     static func multiplexLinks(_ base: String) -> [String] {
         [
+            storageDescriptionLink(base),
             "<\(base)\(multiplexWait)>; rel=\"multiplex-wait\"",
             "<\(base)\(multiplexStream)>; rel=\"multiplex-stream\"",
             "<\(webSocketURL(base))>; rel=\"multiplex-ws\"",

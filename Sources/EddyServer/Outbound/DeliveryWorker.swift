@@ -35,6 +35,9 @@ final class DeliveryWorker: Sendable {
         let mayDeliver: @Sendable (ResourcePath) -> Bool
         /// The request for one event; `previous` is the cursor before it. Nil skips the event.
         let request: @Sendable (_ event: ChangeEvent, _ previous: SequenceNumber) -> OutboundRequest?
+        /// At most one delivery per this many seconds; events that pile up meanwhile collapse
+        /// to the newest, so the target never gets a stale state.
+        var minimumInterval: Double? = nil
     }
 
     let registrationID: String
@@ -61,8 +64,11 @@ final class DeliveryWorker: Sendable {
         self.logger = logger
     }
 
-    func start(from cursor: SequenceNumber) {
-        let work = Task { await self.run(from: cursor) }
+    func start(from cursor: SequenceNumber, initial: OutboundRequest? = nil) {
+        let work = Task {
+            if let initial { await self.deliver(initial, sequence: cursor) }
+            await self.run(from: cursor)
+        }
         task.withLock { $0 = work }
     }
 
@@ -98,15 +104,22 @@ final class DeliveryWorker: Sendable {
                 guard await wakeupIterator.next() != nil else { return }
                 continue
             }
-            for event in batch {
+            for event in collapse(batch) {
                 if Task.isCancelled { return }
                 if route.mayDeliver(event.path), let request = route.request(event, cursor) {
                     await deliver(request, sequence: event.sequence)
+                    if let interval = route.minimumInterval { try? await Task.sleep(for: .seconds(interval)) }
                 }
                 cursor = event.sequence
                 await persist(cursor)
             }
         }
+    }
+
+    /// With a minimum interval, only the newest event of what piled up is delivered.
+    private func collapse(_ batch: [ChangeEvent]) -> [ChangeEvent] {
+        guard route.minimumInterval != nil, let last = batch.last else { return batch }
+        return [last]
     }
 
     /// Saves the cursor even while the worker is being stopped: a delivery that was made must

@@ -20,13 +20,22 @@ protocol WebSocketService: Sendable {
 /// token) falls through to the HTTP responder, which answers it with a problem.
 struct WebSocketRoutes: Sendable {
     let services: [String: any WebSocketService]
+    /// Solid channel sockets, whose paths carry their capability.
+    let solid: SolidSocket
     let access: AccessController
     let maximumMessageBytes: Int
 
     func shouldUpgrade(_ request: HTTPRequest) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let target = request.path ?? "/"
         let path = String(target.split(separator: "?", maxSplits: 1).first ?? "")
-        guard let service = services[path] else { return .dontUpgrade }
+        let service: any WebSocketService
+        if let exact = services[path] {
+            service = exact
+        } else if path.hasPrefix(StorageDescription.receivePrefix), await solid.accepts(path: path) {
+            service = solid
+        } else {
+            return .dontUpgrade
+        }
         guard let identity = try? await access.identify(headers: request.headerFields, target: target) else { return .dontUpgrade }
         var headers = HTTPFields()
         let offered = request.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }

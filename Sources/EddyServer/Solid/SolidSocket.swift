@@ -1,0 +1,69 @@
+import EddyCore
+import Foundation
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// The WebSocket behind `source` (WebSocketSubscription2021) and `receiveFrom`
+/// (WebSocketChannel2023): each notification is one text message. The capability in the URL
+/// is the credential. Clients may offer the channel type (or `solid-0.1`) as subprotocol, or none.
+struct SolidSocket: WebSocketService {
+    let channels: SolidChannels
+    let hub: Hub
+    let access: AccessController
+    let epoch: String
+    let bufferMessages: Int
+
+    var subprotocols: [String] {
+        SolidVocabulary.ChannelType.allCases.filter(\.usesWebSocket).flatMap { [$0.rawValue, $0.iri] } + ["solid-0.1"]
+    }
+
+    /// Refuses unknown, deleted or ended capabilities before the upgrade.
+    func accepts(path: String) async -> Bool {
+        guard let channel = await channels.channel(token: String(path.dropFirst(StorageDescription.receivePrefix.count))) else { return false }
+        return channel.type.usesWebSocket
+    }
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
+        async throws
+    {
+        let path = String((request.path ?? "").split(separator: "?").first ?? "")
+        guard let channel = await channels.channel(token: String(path.dropFirst(StorageDescription.receivePrefix.count))) else {
+            try await outbound.close(.policyViolation, reason: "unknown channel")
+            return
+        }
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(bufferMessages))
+        if let initial = try await channels.stateNotification(for: channel) { continuation.yield(initial) }
+        let feed = NotificationFeed(
+            channel: channel, epoch: epoch,
+            send: { notification, _ in
+                if case .enqueued = continuation.yield(notification) { return true }
+                continuation.finish()
+                return false
+            },
+            onEnd: { continuation.finish() })
+        let owner = Identity(subject: channel.subject)
+        let subscription = try await hub.subscribe(
+            channel.filter, subscriber: feed, principal: channel.subject, admits: access.eventAdmission(for: channel.filter, identity: owner))
+        defer { subscription.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in stream { try await outbound.write(.text(message)) }
+            }
+            if let endAt = channel.endAt {
+                group.addTask {
+                    try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
+                    continuation.finish()
+                }
+            }
+            group.addTask {
+                // Nothing is expected from the client; reading notices when it goes away.
+                for try await _ in inbound.messages(maxSize: 4096) {}
+                continuation.finish()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

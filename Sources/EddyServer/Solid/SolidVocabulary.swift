@@ -1,0 +1,90 @@
+import Foundation
+
+/// The names the Solid Notifications Protocol uses, with every spelling real clients send.
+enum SolidVocabulary {
+    static let notificationContext = "https://www.w3.org/ns/solid/notification/v1"
+    static let notificationsContext = "https://www.w3.org/ns/solid/notifications-context/v1"
+    static let activityStreams = "https://www.w3.org/ns/activitystreams"
+    static let knownContexts: Set<String> = [notificationContext, notificationsContext, activityStreams]
+    static let storageDescriptionRel = "http://www.w3.org/ns/solid/terms#storageDescription"
+    static let namespace = "http://www.w3.org/ns/solid/notifications#"
+    /// The 2021 text's misspelling, still sent by clients written against it.
+    static let oldNamespace = "http://www.w3.org/ns/solid/notification#"
+    static let features = ["accept", "endAt", "rate", "startAt", "state"]
+
+    enum ChannelType: String, CaseIterable, Sendable {
+        case webSocketSubscription2021 = "WebSocketSubscription2021"
+        case eventSource2023 = "EventSourceChannel2023"
+        case webSocket2023 = "WebSocketChannel2023"
+        case streamingHTTP2023 = "StreamingHTTPChannel2023"
+        case webhook2023 = "WebhookChannel2023"
+
+        /// Accepts the short name and the full IRI in either namespace spelling.
+        init?(name: String) {
+            var short = name
+            for prefix in [SolidVocabulary.namespace, SolidVocabulary.oldNamespace, "notify:"] where name.hasPrefix(prefix) {
+                short = String(name.dropFirst(prefix.count))
+            }
+            self.init(rawValue: short)
+        }
+
+        var iri: String { SolidVocabulary.namespace + rawValue }
+
+        /// The types whose channel is a WebSocket.
+        var usesWebSocket: Bool { self == .webSocketSubscription2021 || self == .webSocket2023 }
+    }
+}
+
+/// ISO 8601 durations as used by the `rate` feature (`PT10S`, `P1DT2H`, `PT0.5S`, `P1W`).
+enum ISODuration {
+    static func seconds(_ text: String) -> Double? {
+        var rest = Substring(text.uppercased())
+        guard rest.first == "P", rest.count > 1 else { return nil }
+        rest = rest.dropFirst()
+        var total = 0.0
+        var inTime = false
+        var number = ""
+        var sawComponent = false
+        for character in rest {
+            if character == "T" {
+                guard !inTime, number.isEmpty else { return nil }
+                inTime = true
+                continue
+            }
+            if character.isNumber || character == "." {
+                number.append(character)
+                continue
+            }
+            guard let value = Double(number) else { return nil }
+            number = ""
+            sawComponent = true
+            switch (character, inTime) {
+            case ("W", false): total += value * 604_800
+            case ("D", false): total += value * 86_400
+            case ("H", true): total += value * 3_600
+            case ("M", true): total += value * 60
+            case ("S", true): total += value
+            default: return nil
+            }
+        }
+        guard number.isEmpty, sawComponent else { return nil }
+        return total
+    }
+}
+
+/// RFC 3339 / ISO 8601 instants, with or without fractional seconds.
+enum Instant {
+    static func parse(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
