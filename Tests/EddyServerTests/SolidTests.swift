@@ -347,6 +347,29 @@ final class NotificationReader: @unchecked Sendable {
         }
     }
 
+    @Test func eventSourceChannelsResumeWithLastEventID() async throws {
+        try await TestServer.with { server in
+            _ = try await server.send(.PUT, "/r", json: #"{"v":0}"#)
+            let service = try await Self.discoverService(server.baseURL + "/r", type: "EventSourceChannel2023")
+            let channel = try #require(try await Self.subscribe(service, type: "EventSourceChannel2023", topic: server.baseURL + "/r").json)
+            guard case .string(let receiveFrom)? = channel["receiveFrom"] else { Issue.record("no receiveFrom"); return }
+            let lastID = try await withTimeout(10) {
+                var reader = try await SSEReader.open(receiveFrom)
+                _ = try await server.send(.PUT, "/r", json: #"{"v":1}"#)
+                return try #require(try await reader.next()?.id)
+            }
+            var states: [String] = []
+            for index in 2...4 { states.append(try #require(try await server.send(.PUT, "/r", json: #"{"v":\#(index)}"#).header("ETag"))) }
+            let missed = try await withTimeout(10) {
+                var reader = try await SSEReader.open(receiveFrom, headers: [("Last-Event-ID", lastID)])
+                var seen: [JSONValue] = []
+                for _ in 0..<3 { seen.append(try JSONValue(parsing: try #require(try await reader.next()).data)["state"] ?? .null) }
+                return seen
+            }
+            #expect(missed == states.map(JSONValue.string))
+        }
+    }
+
     @Test func deletedChannelsRefuseTheirCapabilityAndSurviveRestarts() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-solid-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
