@@ -25,6 +25,16 @@ public struct Problem: Error, Sendable {
             + "\"status\":\(status.code),\"detail\":\(JSONValue.quoted(detail))}"
     }
 
+    /// The problem as a whole HTTP/1.1 response that closes the connection, for the handlers
+    /// that answer below Hummingbird (before a request exists).
+    func closingHTTP1Response(extraHeaders: [String] = []) -> ByteBuffer {
+        let body = jsonText
+        var head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/problem+json\r\n"
+        head += "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+        for header in extraHeaders { head += header + "\r\n" }
+        return ByteBuffer(string: head + "\r\n" + body)
+    }
+
     public func response(forHEAD: Bool = false) -> Response {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"

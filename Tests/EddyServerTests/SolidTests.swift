@@ -139,6 +139,21 @@ final class NotificationReader: @unchecked Sendable {
         throw TestFailure("no service for \(type)")
     }
 
+    /// Connects a reader and waits until the server holds its subscription, so no write is
+    /// made before the channel listens.
+    static func connected(_ channel: JSONValue, receiver: WebhookReceiver?, server: TestServer) async throws -> NotificationReader {
+        let before = server.server.hub.subscriberCount
+        let reader = try await NotificationReader.connect(channel, receiver: receiver)
+        if channel["type"] != .string("WebhookChannel2023") {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.server.hub.subscriberCount <= before {
+                guard ContinuousClock.now < deadline else { throw TestFailure("the channel never subscribed") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return reader
+    }
+
     static func subscribe(
         _ service: String, type: String, topic: String, extra: String = "", headers: [(String, String)] = [],
         context: String = "https://www.w3.org/ns/solid/notification/v1"
@@ -175,9 +190,8 @@ final class NotificationReader: @unchecked Sendable {
                 if case .string(let url)? = channel["receiveFrom"] { #expect(url.hasPrefix("http://")) } else { Issue.record("no receiveFrom") }
             }
 
-            let reader = try await NotificationReader.connect(channel, receiver: receiver)
+            let reader = try await Self.connected(channel, receiver: receiver, server: server)
             defer { reader.stop() }
-            try await Task.sleep(for: .milliseconds(200))
             let updated = try await server.send(.PUT, "/notes/topic", json: #"{"v":1}"#)
             _ = try await server.send(.DELETE, "/notes/topic")
             let recreated = try await server.send(.PUT, "/notes/topic", json: #"{"v":2}"#)
@@ -201,9 +215,8 @@ final class NotificationReader: @unchecked Sendable {
             // A container topic gets Add and Remove with target.
             let containerTopic = server.baseURL + "/notes/"
             let containerChannel = try #require(try await Self.subscribe(service, type: type, topic: containerTopic, extra: extra).json)
-            let containerReader = try await NotificationReader.connect(containerChannel, receiver: receiver)
+            let containerReader = try await Self.connected(containerChannel, receiver: receiver, server: server)
             defer { containerReader.stop() }
-            try await Task.sleep(for: .milliseconds(200))
             if type == "WebhookChannel2023" {
                 // The webhook receiver is shared: drain what the object channel still sends.
                 _ = await reader.isQuiet(for: 0.3)

@@ -73,12 +73,12 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         // Answer once the client has sent its request, so it reads the refusal rather than a reset.
         refused = false
-        let body =
-            #"{"type":"urn:eddy:problem:too-many-connections","title":"Too Many Requests","status":429,"detail":"this address holds the maximum of \#(limiter.maximumPerAddress) open connections"}"#
-        let response =
-            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/problem+json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
+        let problem = Problem(
+            .tooManyRequests, "too-many-connections", "this address holds the maximum of \(limiter.maximumPerAddress) open connections")
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(NIOAny(ByteBuffer(string: response))).whenComplete { _ in bound.value.close(promise: nil) }
+        context.writeAndFlush(NIOAny(problem.closingHTTP1Response(extraHeaders: ["Retry-After: 1"]))).whenComplete { _ in
+            bound.value.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -78,10 +78,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         let problem = Problem(
             .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), "headers-too-large",
             "the request's header section exceeds \(maximumHeaderBytes) bytes")
-        let body = problem.jsonText
-        let response =
-            "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/problem+json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(NIOAny(ByteBuffer(string: response))).whenComplete { _ in bound.value.close(promise: nil) }
+        context.writeAndFlush(NIOAny(problem.closingHTTP1Response())).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }

@@ -47,26 +47,15 @@ final class Webhooks: Service, Sendable {
     }
 
     private let store: any ResourceStore
-    private let hub: Hub
     private let access: AccessController
-    private let outbound: OutboundGuard
-    private let policy: DeliveryPolicy
     private let logger: Logger
-    private let client: HTTPClient
-    private let workers = Mutex<[String: DeliveryWorker]>([:])
+    private let workers: DeliveryWorkers
 
     init(store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
         self.store = store
-        self.hub = hub
         self.access = access
-        self.outbound = outbound
-        self.policy = policy
         self.logger = logger
-        var configuration = HTTPClient.Configuration()
-        // A redirect could lead a delivery past the outbound guard to an internal address.
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(Int64(policy.timeoutSeconds)))
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        workers = DeliveryWorkers(store: store, hub: hub, outbound: outbound, policy: policy, logger: logger)
     }
 
     func run() async throws {
@@ -78,8 +67,7 @@ final class Webhooks: Service, Sendable {
             startWorker(for: registration, subject: stored.subject, cursor: stored.cursor)
         }
         try? await gracefulShutdown()
-        for worker in workers.withLock({ Array($0.values) }) { await worker.stop() }
-        try await client.shutdown()
+        try await workers.shutdown()
     }
 
     func register(_ registration: Registration, subject: String?, limitPerSubject: Int) async throws -> Bool {
@@ -100,7 +88,7 @@ final class Webhooks: Service, Sendable {
     }
 
     func unregister(id: String) async throws -> Bool {
-        await workers.withLock { $0.removeValue(forKey: id) }?.stop()
+        await workers.stop(id: id)
         return try await store.deleteRegistration(id: id)
     }
 
@@ -120,11 +108,7 @@ final class Webhooks: Service, Sendable {
             filter: registration.mode == .value ? .value(registration.path) : .children(registration.path),
             mayDeliver: { path in access.allows(identity, to: .read, at: path) },
             request: { event, previous in Self.request(for: event, previous: previous, registration: registration, epoch: epoch) })
-        let worker = DeliveryWorker(
-            registrationID: registration.id, route: route, store: store, hub: hub, client: client, outbound: outbound, policy: policy,
-            logger: logger)
-        workers.withLock { $0[registration.id] = worker }
-        worker.start(from: cursor)
+        workers.start(id: registration.id, route: route, from: cursor)
     }
 
     /// Objects get their whole value (empty when deleted); collections the changes body with

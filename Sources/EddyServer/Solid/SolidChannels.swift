@@ -9,27 +9,16 @@ import Synchronization
 /// webhook channels are served by delivery workers, the others when their receiver connects.
 final class SolidChannels: Service, Sendable {
     private let store: any ResourceStore
-    private let hub: Hub
     private let access: AccessController
-    private let outbound: OutboundGuard
-    var outboundGuard: OutboundGuard { outbound }
-    private let policy: DeliveryPolicy
-    private let logger: Logger
-    private let client: HTTPClient
+    let outboundGuard: OutboundGuard
     private let byToken = Mutex<[String: SolidChannel]>([:])
-    private let workers = Mutex<[String: DeliveryWorker]>([:])
+    private let workers: DeliveryWorkers
 
     init(store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
         self.store = store
-        self.hub = hub
         self.access = access
-        self.outbound = outbound
-        self.policy = policy
-        self.logger = logger
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(Int64(policy.timeoutSeconds)))
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.outboundGuard = outbound
+        workers = DeliveryWorkers(store: store, hub: hub, outbound: outbound, policy: policy, logger: logger)
     }
 
     func run() async throws {
@@ -43,8 +32,7 @@ final class SolidChannels: Service, Sendable {
             if channel.type == .webhook2023 { startWebhook(channel, cursor: stored.cursor, initial: nil) }
         }
         try? await gracefulShutdown()
-        for worker in workers.withLock({ Array($0.values) }) { await worker.stop() }
-        try await client.shutdown()
+        try await workers.shutdown()
     }
 
     func create(_ channel: SolidChannel, limitPerSubject: Int) async throws {
@@ -80,7 +68,7 @@ final class SolidChannels: Service, Sendable {
 
     func delete(id: String) async throws -> Bool {
         byToken.withLock { table in table = table.filter { $0.value.id != id } }
-        await workers.withLock { $0.removeValue(forKey: id) }?.stop()
+        await workers.stop(id: id)
         return try await store.deleteRegistration(id: id)
     }
 
@@ -112,10 +100,7 @@ final class SolidChannels: Service, Sendable {
                 SolidNotification.make(for: event, channel: channel, epoch: epoch).map { OutboundRequest(url: sendTo, headers: headers, body: $0) }
             },
             minimumInterval: channel.rateSeconds)
-        let worker = DeliveryWorker(
-            registrationID: channel.id, route: route, store: store, hub: hub, client: client, outbound: outbound, policy: policy, logger: logger)
-        workers.withLock { $0[channel.id] = worker }
-        worker.start(from: cursor, initial: initial.map { OutboundRequest(url: sendTo, headers: headers, body: $0) })
+        workers.start(id: channel.id, route: route, from: cursor, initial: initial.map { OutboundRequest(url: sendTo, headers: headers, body: $0) })
         if let endAt = channel.endAt {
             Task { [weak self] in
                 try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))

@@ -1,0 +1,46 @@
+import AsyncHTTPClient
+import EddyCore
+import Logging
+import Synchronization
+
+/// The delivery workers of one feature (LiveResource webhooks, Solid webhook channels), with
+/// the HTTP client they share.
+final class DeliveryWorkers: Sendable {
+    private let store: any ResourceStore
+    private let hub: Hub
+    private let outbound: OutboundGuard
+    private let policy: DeliveryPolicy
+    private let logger: Logger
+    private let client: HTTPClient
+    private let workers = Mutex<[String: DeliveryWorker]>([:])
+
+    init(store: any ResourceStore, hub: Hub, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
+        self.store = store
+        self.hub = hub
+        self.outbound = outbound
+        self.policy = policy
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        // A redirect could lead a delivery past the outbound guard to an internal address.
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(Int64(policy.timeoutSeconds)))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func start(id: String, route: DeliveryWorker.Route, from cursor: SequenceNumber, initial: OutboundRequest? = nil) {
+        let worker = DeliveryWorker(
+            registrationID: id, route: route, store: store, hub: hub, client: client, outbound: outbound, policy: policy, logger: logger)
+        workers.withLock { $0[id] = worker }
+        worker.start(from: cursor, initial: initial)
+    }
+
+    func stop(id: String) async {
+        await workers.withLock { $0.removeValue(forKey: id) }?.stop()
+    }
+
+    /// Stops every worker after its delivery in flight, then the client.
+    func shutdown() async throws {
+        for worker in workers.withLock({ Array($0.values) }) { await worker.stop() }
+        try await client.shutdown()
+    }
+}
