@@ -32,6 +32,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
+        // libsecp256k1 from Debian (libsecp256k1-dev, with its recovery module).
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]
+        ),
+        // Concrnt's CIP-1 identities and signed documents: Keccak-256, RIPEMD-160, bech32, secp256k1.
+        .target(
+            name: "ConcrntCrypto",
+            dependencies: [
+                "CSecp256k1",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // Resource model, paths, ETags, the change log contract and the hub: no networking.
         .target(
             name: "EddyCore",
@@ -52,6 +67,7 @@ let package = Package(
             dependencies: [
                 "EddyCore",
                 "EddySQLite",
+                "ConcrntCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -79,6 +95,11 @@ let package = Package(
                 "EddyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ConcrntCryptoTests",
+            dependencies: ["ConcrntCrypto"],
             swiftSettings: strict
         ),
         .testTarget(
