@@ -114,6 +114,8 @@ let package = Package(
                 "EddyServer",
                 // The eddy executable is started as a child process by the durability tests.
                 "eddy",
+                "ConcrntCrypto",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

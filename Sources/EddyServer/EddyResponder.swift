@@ -14,6 +14,7 @@ struct EddyResponder: HTTPResponder {
     let liveStreams: LiveStreams
     let multiplex: Multiplex
     let webhookEndpoint: WebhookEndpoint
+    let concrnt: Concrnt
     let solid: SolidEndpoints
     let access: AccessController
     let writeLimiter: RateLimiter
@@ -64,6 +65,18 @@ struct EddyResponder: HTTPResponder {
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .value, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesCallbacks + "/"):
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
+        case "/.well-known/concrnt":
+            return try concrnt.wellKnown(request)
+        case Concrnt.commitPath:
+            return try await concrnt.commit(&request)
+        case _ where rawPath.hasPrefix(Concrnt.resourcePrefix):
+            return try await concrnt.resource(request, rawPath: rawPath, access: access, identity: identity)
+        case _ where rawPath.hasPrefix(Concrnt.entityPrefix):
+            return try await concrnt.entity(request, rawPath: rawPath)
+        case Concrnt.realtimePath:
+            throw Problem(
+                .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required", "\(rawPath) speaks WebSocket",
+                headers: [.upgrade: "websocket"])
         case StorageDescription.path:
             return try solid.storageDescription(request, exchange: exchange)
         case _ where rawPath.hasPrefix(StorageDescription.servicePrefix):

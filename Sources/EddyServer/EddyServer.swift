@@ -1,5 +1,6 @@
 import EddyCore
 import EddySQLite
+import ConcrntCrypto
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -19,6 +20,8 @@ public struct EddyServer: Sendable {
     public let hub: Hub
     public let access: AccessController
     public let connections: ConnectionLimiter
+    /// The server's own Concrnt identity; its `ccs1…` id is the csid.
+    public let serverKey: SigningKey
     let logger: Logger
 
     /// Opens the embedded SQLite store in the configured data directory.
@@ -43,6 +46,7 @@ public struct EddyServer: Sendable {
         let authenticator = try await Authenticator.make(hmacSecret: configuration.jwtSecret, jwksJSON: jwks)
         access = try AccessController(authenticator: authenticator, policyFile: configuration.policyFile, logger: logger)
         connections = ConnectionLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress, logger: logger)
+        serverKey = try await ServerKey.load(from: store)
         let hub = Hub(store: store, configuration: .init(replayBufferLimit: configuration.subscriberBufferEvents * 4))
         store.setCommitListener { events in hub.publish(events) }
         self.hub = hub
@@ -88,6 +92,9 @@ public struct EddyServer: Sendable {
             webhookEndpoint: WebhookEndpoint(
                 webhooks: webhooks, store: store, access: access, outbound: outbound,
                 limitPerSubject: configuration.maximumRegistrationsPerSubject, maximumBodyBytes: configuration.maximumBodyBytes),
+            concrnt: Concrnt(
+                store: store, serverKey: serverKey, maximumSkewSeconds: configuration.concrntMaximumSkewSeconds,
+                maximumBodyBytes: configuration.maximumBodyBytes),
             solid: SolidEndpoints(
                 channels: solidChannels, store: store, hub: hub, access: access, streams: streams,
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
@@ -117,7 +124,12 @@ public struct EddyServer: Sendable {
             hub: hub, store: store, access: access, maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents)
         return WebSocketRoutes(
-            services: [LiveEndpoints.multiplexSocket: multiplexSocket],
+            services: [
+                LiveEndpoints.multiplexSocket: multiplexSocket,
+                Concrnt.realtimePath: ConcrntRealtime(
+                    hub: hub, access: access, maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
+                    maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents),
+            ],
             solid: SolidSocket(channels: solidChannels, hub: hub, access: access, epoch: store.epoch, bufferMessages: configuration.subscriberBufferEvents),
             access: access,
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes)

@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed to call with credentials (cookies); any other origin gets `*` without.
     public var corsOrigins: [String] = []
 
+    /// How far a Concrnt document's `createdAt` may be from the server's clock, in seconds.
+    public var concrntMaximumSkewSeconds: Double = 300
+
     // MARK: Limits
 
     /// The largest header section of a request, in bytes (431 beyond it).

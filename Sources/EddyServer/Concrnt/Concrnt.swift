@@ -1,0 +1,155 @@
+import ConcrntCrypto
+import EddyCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Concrnt on Eddy's resource tree: signed-document commits, the resource and entity
+/// endpoints, and `/.well-known/concrnt`. A committed document is stored at its `cc://` URI's
+/// path; each `memberOf` collection gets a member entry carrying the same signed document.
+struct Concrnt: Sendable {
+    static let prefix = "/.eddy/concrnt"
+    static let commitPath = prefix + "/commit"
+    static let resourcePrefix = prefix + "/resource/"
+    static let entityPrefix = prefix + "/entity/"
+    static let realtimePath = prefix + "/realtime"
+    static let timelinePrefix = "/.eddy/timeline"
+
+    let store: any ResourceStore
+    let serverKey: SigningKey
+    let maximumSkewSeconds: Double
+    let maximumBodyBytes: Int
+
+    // MARK: Discovery
+
+    func wellKnown(_ request: Request) throws -> Response {
+        guard request.method == .get || request.method == .head else {
+            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "/.well-known/concrnt")
+        }
+        let endpoints: [(String, String)] = [
+            ("net.concrnt.core.entity", Self.entityPrefix + "${ccid}"),
+            ("net.concrnt.core.resource", Self.resourcePrefix + "${uri}"),
+            ("net.concrnt.core.realtime", Self.realtimePath),
+            ("net.concrnt.core.commit", Self.commitPath),
+            ("net.concrnt.timeline.chunked", Self.timelinePrefix + "/${path}"),
+        ]
+        let body = "{\"version\":\"2.0\",\"csid\":\(JSONValue.quoted(serverKey.csid)),\"endpoints\":{"
+            + endpoints.map { "\(JSONValue.quoted($0.0)):\(JSONValue.quoted($0.1))" }.joined(separator: ",") + "}}"
+        return .json(.ok, body, head: request.method == .head)
+    }
+
+    // MARK: Commit
+
+    func commit(_ request: inout Request) async throws -> Response {
+        guard request.method == .post else { throw Problem.methodNotAllowed(request.method, allowed: [.post], target: "the commit endpoint") }
+        let text = String(buffer: try await request.collectBody(upTo: maximumBodyBytes))
+        let verified: VerifiedDocument
+        do {
+            verified = try SignedDocument(json: text).verify()
+        } catch {
+            throw Self.problem(for: error)
+        }
+        let skew = abs(verified.createdAt.timeIntervalSinceNow)
+        guard skew <= maximumSkewSeconds else {
+            throw Problem.badRequest(
+                "clock-skew", "createdAt \(verified.createdAtText) is \(Int(skew)) s from the server's time (at most \(Int(maximumSkewSeconds)) s)")
+        }
+        guard let key = verified.key else { throw Problem.badRequest("malformed-document", "the document has no key") }
+        let uri = try ConcrntURI(ccid: verified.author, key: key)
+        if verified.kind == "delete" { return try await delete(uri) }
+
+        let members = try verified.memberOf.map(ConcrntURI.init(parsing:))
+        for collection in members where collection.ccid != verified.author {
+            guard try await isOpen(collection) else {
+                throw Problem(.forbidden, "collection-not-open", "\(collection) belongs to another entity and is not open")
+            }
+        }
+        let open = (try? JSONValue(parsing: verified.value ?? "null"))?["open"] == .bool(true)
+        var record: [String: JSONValue] = [
+            "uri": .string(uri.description), "author": .string(verified.author), "key": .string(key),
+            "createdAt": .string(verified.createdAtText), "memberOf": .array(members.map { .string($0.description) }),
+            "signedDocument": .string(text), "open": .bool(open),
+        ]
+        if let schema = verified.schema { record["schema"] = .string(schema) }
+        let outcome = try await store.commit(Mutation(path: try uri.path, operation: .put(.object(record))))
+        guard case .committed(let event, let created) = outcome else { throw Problem(.conflict, "not-committed", "\(outcome)") }
+        for collection in members {
+            let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
+            let member: [String: JSONValue] = [
+                "member": .bool(true), "href": .string(uri.description), "timestamp": .string(verified.createdAtText),
+                "signedDocument": .string(text),
+            ]
+            _ = try await store.commit(Mutation(path: entry, operation: .put(.object(member))))
+        }
+        return .json(
+            created ? .created : .ok, "{\"uri\":\(JSONValue.quoted(uri.description))}", headers: [.eTag: event.etag.headerValue])
+    }
+
+    private func delete(_ uri: ConcrntURI) async throws -> Response {
+        guard let existing = try await store.resource(at: try uri.path) else { throw Problem.notFound(uri.description) }
+        if case .array(let collections)? = try JSONValue(parsing: existing.value)["memberOf"] {
+            for case .string(let text) in collections {
+                guard let collection = try? ConcrntURI(parsing: text) else { continue }
+                let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
+                _ = try await store.commit(Mutation(path: entry, operation: .delete))
+            }
+        }
+        _ = try await store.commit(Mutation(path: try uri.path, operation: .delete))
+        return Response(status: .noContent)
+    }
+
+    /// A collection of another entity accepts members when its own document says `"open": true`.
+    private func isOpen(_ collection: ConcrntURI) async throws -> Bool {
+        guard let stored = try await store.resource(at: try collection.path) else { return false }
+        return try JSONValue(parsing: stored.value)["open"] == .bool(true)
+    }
+
+    static func problem(for error: any Error) -> Problem {
+        guard let error = error as? SignedDocumentError else { return Problem.badRequest("malformed-document", "\(error)") }
+        switch error {
+        case .malformedEnvelope, .malformedDocument:
+            return Problem.badRequest("malformed-document", error.description)
+        case .unsupportedProofType, .malformedSignature, .signatureInvalid:
+            return Problem(.unauthorized, "bad-signature", error.description)
+        case .authorMismatch:
+            return Problem(.forbidden, "author-mismatch", error.description)
+        }
+    }
+
+    // MARK: Reading
+
+    func resource(_ request: Request, rawPath: String, access: AccessController, identity: Identity) async throws -> Response {
+        let encoded = String(rawPath.dropFirst(Self.resourcePrefix.count))
+        guard let text = encoded.removingPercentEncoding else { throw Problem.badRequest("invalid-uri", "not percent-encoded UTF-8") }
+        let uri = try ConcrntURI(parsing: text)
+        let path = try uri.path
+        try access.authorize(identity, to: .read, at: path)
+        guard let stored = try await store.resource(at: path),
+            case .string(let signed)? = try JSONValue(parsing: stored.value)["signedDocument"]
+        else { throw Problem.notFound(uri.description) }
+        return .json(.ok, signed, headers: [.eTag: stored.etag.headerValue], head: request.method == .head)
+    }
+
+    func entity(_ request: Request, rawPath: String) async throws -> Response {
+        let ccid = String(rawPath.dropFirst(Self.entityPrefix.count))
+        guard CCID.isValid(ccid) else { throw Problem.badRequest("invalid-ccid", "\(ccid) is not a valid CCID") }
+        let home = try ResourcePath(segments: [ConcrntURI.root, ccid], isCollection: true)
+        guard try await store.collectionExists(home) else { throw Problem.notFound("the entity \(ccid)") }
+        let body = "{\"ccid\":\(JSONValue.quoted(ccid)),\"domain\":\(JSONValue.quoted(request.head.authority ?? "")),"
+            + "\"csid\":\(JSONValue.quoted(serverKey.csid))}"
+        return .json(.ok, body, head: request.method == .head)
+    }
+}
+
+/// The server's own secp256k1 key: made on first start, kept in the store.
+enum ServerKey {
+    static func load(from store: any ResourceStore) async throws -> SigningKey {
+        if let stored = try await store.registration(id: "concrnt-server-key") {
+            return try SigningKey(hex: stored.payload)
+        }
+        let key = SigningKey.generate()
+        try await store.saveRegistration(
+            StoredRegistration(id: "concrnt-server-key", kind: "server-key", subject: nil, payload: key.hexRepresentation, cursor: 0))
+        return key
+    }
+}

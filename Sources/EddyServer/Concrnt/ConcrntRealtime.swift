@@ -1,0 +1,236 @@
+import EddyCore
+import Foundation
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import Synchronization
+
+/// CIP-7 Realtime. Each socket is answered in the dialect it speaks:
+/// - spec: `{"action":"subscribe","resources":[…]}` replaces the subscription list; events
+///   `{"event":"created"|"deleted","source":…,"resource":…,"signed_document":{…}}`;
+/// - deployed: `{"type":"listen"|"subscribe"|"unlisten","prefixes":[…]}` with a `subscribed`
+///   ack, `{"type":"h"}` heartbeats and prefix matching; events
+///   `{"type":"created"|"deleted","source":…,"uri":…,"documents":{uri:doc},"timestamp":…}`.
+/// Subscribing to a collection delivers its new and removed members.
+struct ConcrntRealtime: WebSocketService {
+    let hub: Hub
+    let access: AccessController
+    let maximumSubscriptions: Int
+    let maximumMessageBytes: Int
+    let bufferMessages: Int
+
+    var subprotocols: [String] { [] }
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
+        async throws
+    {
+        let session = Session(realtime: self, identity: identity)
+        defer { session.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in session.outgoing { try await outbound.write(.text(message)) }
+            }
+            do {
+                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
+                    guard case .text(let text) = message else { continue }
+                    await session.handle(text)
+                }
+            } catch {
+                logger.notice("realtime socket closed on an error", metadata: ["error": "\(error)"])
+            }
+            session.close()
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    enum Dialect: Sendable { case spec, deployed }
+
+    final class Session: Sendable {
+        let realtime: ConcrntRealtime
+        let identity: Identity
+        let outgoing: AsyncStream<String>
+        private let continuation: AsyncStream<String>.Continuation
+        /// By subscribed URI or prefix: the hub subscriptions serving it.
+        private let subscriptions = Mutex<[String: [HubSubscription]]>([:])
+
+        init(realtime: ConcrntRealtime, identity: Identity) {
+            self.realtime = realtime
+            self.identity = identity
+            (outgoing, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(realtime.bufferMessages))
+        }
+
+        @discardableResult
+        func send(_ message: String) -> Bool {
+            if case .enqueued = continuation.yield(message) { return true }
+            continuation.finish()
+            return false
+        }
+
+        func close() {
+            for list in subscriptions.withLock({ Array($0.values) }) { for subscription in list { subscription.cancel() } }
+            continuation.finish()
+        }
+
+        func handle(_ text: String) async {
+            guard let message = try? JSONValue(parsing: text), case .object = message else {
+                send("{\"type\":\"error\",\"message\":\"not a JSON object\"}")
+                return
+            }
+            if case .string(let action)? = message["action"] {
+                guard action == "subscribe" || action == "unsubscribe", case .array(let items)? = message["resources"] else {
+                    send("{\"error\":\(JSONValue.quoted("unknown action or missing resources"))}")
+                    return
+                }
+                let uris = items.compactMap { if case .string(let uri) = $0 { uri } else { nil } }
+                await replace(action == "subscribe" ? uris : [], dialect: .spec)
+                return
+            }
+            guard case .string(let type)? = message["type"] else {
+                send("{\"type\":\"error\",\"message\":\"a message needs type (or action)\"}")
+                return
+            }
+            switch type {
+            case "h":
+                return
+            case "listen", "subscribe", "unlisten":
+                guard case .array(let items)? = message["prefixes"] else {
+                    send("{\"type\":\"error\",\"message\":\"prefixes is required\"}")
+                    return
+                }
+                let prefixes = items.compactMap { if case .string(let prefix) = $0 { prefix } else { nil } }
+                let kept = type == "unlisten" ? [] : prefixes
+                let accepted = await replace(kept, dialect: .deployed)
+                send("{\"type\":\"subscribed\",\"prefixes\":[\(accepted.map(JSONValue.quoted).joined(separator: ","))]}")
+            default:
+                send("{\"type\":\"error\",\"message\":\(JSONValue.quoted("unknown type \(type)"))}")
+            }
+        }
+
+        /// Replaces the whole list. New subscriptions are made before old ones are dropped, and
+        /// entries in both are left alone, so an overlapping list loses no event.
+        @discardableResult
+        private func replace(_ wanted: [String], dialect: Dialect) async -> [String] {
+            let limited = Array(wanted.prefix(realtime.maximumSubscriptions))
+            let current = subscriptions.withLock { Set($0.keys) }
+            var accepted: [String] = []
+            for entry in limited where !current.contains(entry) {
+                do {
+                    let made = try await subscribe(entry, dialect: dialect)
+                    subscriptions.withLock { $0[entry] = made }
+                    accepted.append(entry)
+                } catch {
+                    let reason = (error as? Problem)?.detail ?? "\(error)"
+                    send(
+                        dialect == .spec
+                            ? "{\"error\":\(JSONValue.quoted(reason)),\"resource\":\(JSONValue.quoted(entry))}"
+                            : "{\"type\":\"error\",\"message\":\(JSONValue.quoted(reason)),\"prefix\":\(JSONValue.quoted(entry))}")
+                }
+            }
+            accepted += limited.filter(current.contains)
+            let dropped = subscriptions.withLock { table in
+                let stale = table.keys.filter { !limited.contains($0) }
+                return stale.flatMap { table.removeValue(forKey: $0) ?? [] }
+            }
+            for subscription in dropped { subscription.cancel() }
+            return accepted
+        }
+
+        private func subscribe(_ entry: String, dialect: Dialect) async throws -> [HubSubscription] {
+            let hub = realtime.hub
+            switch dialect {
+            case .spec:
+                let uri = try ConcrntURI(parsing: entry)
+                let path = try uri.path
+                try realtime.access.authorize(identity, to: .read, at: path)
+                let members = try uri.membersPath
+                let allows = realtime.access.eventAdmission(for: .children(members), identity: identity)
+                return [
+                    try await hub.subscribe(.value(path), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil), principal: identity.subject),
+                    try await hub.subscribe(
+                        .children(members), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil, members: true),
+                        principal: identity.subject,
+                        admits: allows),
+                ]
+            case .deployed:
+                guard entry.hasPrefix("cc://") else { throw Problem.badRequest("invalid-prefix", "\(entry) is not a cc:// prefix") }
+                let rest = entry.dropFirst(5)
+                var anchor = ResourcePath.root
+                anchor = try ResourcePath(segments: [ConcrntURI.root], isCollection: true)
+                if let slash = rest.firstIndex(of: "/") {
+                    anchor = try ResourcePath(segments: [ConcrntURI.root, String(rest[..<slash])], isCollection: true)
+                }
+                try realtime.access.authorize(identity, to: .read, at: anchor)
+                let filter = SubscriptionFilter.subtree(anchor)
+                return [
+                    try await hub.subscribe(
+                        filter, subscriber: Sink(session: self, source: entry, dialect: .deployed, prefix: entry), principal: identity.subject,
+                        admits: realtime.access.eventAdmission(for: filter, identity: identity))
+                ]
+            }
+        }
+    }
+
+    /// Turns changes of documents and member entries into realtime events.
+    final class Sink: HubSubscriber {
+        let session: Session
+        let source: String
+        let dialect: Dialect
+        let prefix: String?
+        /// Whether this sink watches a collection's member entries (not documents).
+        let members: Bool
+
+        init(session: Session, source: String, dialect: Dialect, prefix: String?, members: Bool = false) {
+            self.session = session
+            self.source = source
+            self.dialect = dialect
+            self.prefix = prefix
+            self.members = members
+        }
+
+        func receive(_ event: HubEvent) -> Bool {
+            let change = event.change
+            let kind = change.kind == .deleted ? "deleted" : "created"
+            var resource: String
+            var signed: String?
+            if let value = change.value, let json = try? JSONValue(parsing: value) {
+                if case .string(let text)? = json["signedDocument"] { signed = text }
+                if json["member"] == .bool(true) {
+                    // A member entry: the event names the member document.
+                    guard dialect == .spec, case .string(let href)? = json["href"] else { return true }
+                    resource = href
+                } else if case .string(let uri)? = json["uri"] {
+                    resource = uri
+                } else {
+                    return true
+                }
+            } else if members {
+                // A removed member entry: its id names the document it held.
+                guard let member = ConcrntURI.member(fromID: change.path.name), member.hasPrefix("cc://") else { return true }
+                resource = member
+            } else if let uri = ConcrntURI(path: change.path), ConcrntURI.member(fromID: change.path.name)?.hasPrefix("cc://") != true {
+                resource = uri.description
+            } else {
+                return true
+            }
+            if let prefix {
+                guard resource.hasPrefix(prefix), ConcrntURI(path: change.path) != nil else { return true }
+            }
+            let message: String
+            switch dialect {
+            case .spec:
+                message = "{\"event\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"resource\":\(JSONValue.quoted(resource))"
+                    + (signed.map { ",\"signed_document\":" + $0 } ?? "") + "}"
+            case .deployed:
+                message = "{\"type\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"uri\":\(JSONValue.quoted(resource)),"
+                    + "\"documents\":{" + (signed.map { JSONValue.quoted(resource) + ":" + $0 } ?? "") + "},"
+                    + "\"timestamp\":\(JSONValue.quoted(Instant.format(change.date)))}"
+            }
+            return session.send(message)
+        }
+
+        func hubDidDrop(reason: HubDropReason) {
+            session.send("{\"type\":\"error\",\"message\":\(JSONValue.quoted("subscription to \(source) ended: \(reason)"))}")
+        }
+    }
+}
