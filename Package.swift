@@ -68,6 +68,7 @@ let package = Package(
                 "EddyCore",
                 "EddySQLite",
                 "ConcrntCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -18,12 +18,18 @@ public struct Mutation: Sendable {
     public let ifMatch: ETagCondition?
     /// `If-None-Match`: the write happens only if no current ETag matches (`*`: only if absent).
     public let ifNoneMatch: ETagCondition?
+    /// When the resource is created: its place on timelines (milliseconds since 1970). Nil
+    /// means the commit time; a signed document brings its own.
+    public let createdAt: Int64?
 
-    public init(path: ResourcePath, operation: Operation, ifMatch: ETagCondition? = nil, ifNoneMatch: ETagCondition? = nil) {
+    public init(
+        path: ResourcePath, operation: Operation, ifMatch: ETagCondition? = nil, ifNoneMatch: ETagCondition? = nil, createdAt: Int64? = nil
+    ) {
         self.path = path
         self.operation = operation
         self.ifMatch = ifMatch
         self.ifNoneMatch = ifNoneMatch
+        self.createdAt = createdAt
     }
 
     /// Decides, given the current state of the target, whether the preconditions hold.
@@ -51,14 +57,20 @@ public struct StoredResource: Sendable, Hashable {
     public let version: SequenceNumber
     public let createdSequence: SequenceNumber
     public let updatedAt: Int64
+    /// The resource's place on timelines, in milliseconds since 1970.
+    public let createdAt: Int64
 
-    public init(path: ResourcePath, value: String, etag: ETag, version: SequenceNumber, createdSequence: SequenceNumber, updatedAt: Int64) {
+    public init(
+        path: ResourcePath, value: String, etag: ETag, version: SequenceNumber, createdSequence: SequenceNumber, updatedAt: Int64,
+        createdAt: Int64? = nil
+    ) {
         self.path = path
         self.value = value
         self.etag = etag
         self.version = version
         self.createdSequence = createdSequence
         self.updatedAt = updatedAt
+        self.createdAt = createdAt ?? updatedAt
     }
 
     /// The item as a collection lists it: the object with its `id` member set.

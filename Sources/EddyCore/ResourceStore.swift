@@ -20,6 +20,13 @@ public protocol ResourceStore: RegistrationStore {
 
     func commit(_ mutation: Mutation) async throws -> CommitOutcome
 
+    /// Live children of `collection` created in `[from, to)` (milliseconds), by creation time.
+    func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource]
+
+    /// The creation time of the newest live child created before `before`, or (with
+    /// `atOrAfter`) of the oldest created at or after it; nil when there is none.
+    func timelineNeighbour(of collection: ResourcePath, before: Int64?, atOrAfter: Int64?) async throws -> Int64?
+
     /// Events after `sequence` that match `filter`, in sequence order, at most `limit`.
     /// Throws `StoreError.historyTruncated` when events after `sequence` are no longer retained.
     func events(after sequence: SequenceNumber, matching filter: SubscriptionFilter?, limit: Int) async throws -> [ChangeEvent]

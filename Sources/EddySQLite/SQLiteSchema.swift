@@ -51,6 +51,14 @@ enum SQLiteSchema {
                     CREATE INDEX registrations_by_kind ON registrations(kind);
                     """)
         }
+        migrator.registerMigration("v3: creation times for timelines") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE resources ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+                    UPDATE resources SET created_at = updated_at;
+                    CREATE INDEX resources_live_by_time ON resources(parent, created_at) WHERE value IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

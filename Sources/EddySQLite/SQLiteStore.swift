@@ -65,7 +65,7 @@ public final class SQLiteStore: ResourceStore {
         let epoch = self.epoch
         return try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT value, version, created_seq, updated_at FROM resources WHERE path = ? AND value IS NOT NULL",
+                db, sql: "SELECT value, version, created_seq, updated_at, created_at FROM resources WHERE path = ? AND value IS NOT NULL",
                 arguments: [path.description]
             ).map { Self.resource(path: path, row: $0, epoch: epoch) }
         }
@@ -78,7 +78,7 @@ public final class SQLiteStore: ResourceStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT path, value, version, created_seq, updated_at FROM resources
+                    SELECT path, value, version, created_seq, updated_at, created_at FROM resources
                     WHERE parent = ? AND value IS NOT NULL ORDER BY created_seq \(order) LIMIT ?
                     """,
                 arguments: [collection.description, limit])
@@ -106,6 +106,34 @@ public final class SQLiteStore: ResourceStore {
                 db.afterNextTransaction(onCommit: { _ in listener([event]) })
             }
             return outcome
+        }
+    }
+
+    public func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource] {
+        let epoch = self.epoch
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT path, value, version, created_seq, updated_at, created_at FROM resources
+                    WHERE parent = ? AND value IS NOT NULL AND created_at >= ? AND created_at < ?
+                    ORDER BY created_at \(descending ? "DESC" : "ASC"), created_seq \(descending ? "DESC" : "ASC") LIMIT ?
+                    """,
+                arguments: [collection.description, from, to, limit]
+            ).map { row in Self.resource(path: try ResourcePath(parsingStored: row["path"]), row: row, epoch: epoch) }
+        }
+    }
+
+    public func timelineNeighbour(of collection: ResourcePath, before: Int64?, atOrAfter: Int64?) async throws -> Int64? {
+        try await pool.read { db in
+            if let before {
+                return try Int64.fetchOne(
+                    db, sql: "SELECT MAX(created_at) FROM resources WHERE parent = ? AND value IS NOT NULL AND created_at < ?",
+                    arguments: [collection.description, before])
+            }
+            return try Int64.fetchOne(
+                db, sql: "SELECT MIN(created_at) FROM resources WHERE parent = ? AND value IS NOT NULL AND created_at >= ?",
+                arguments: [collection.description, atOrAfter ?? Int64.min])
         }
     }
 
@@ -182,7 +210,7 @@ public final class SQLiteStore: ResourceStore {
             path = try path.child(ResourceID.make(from: next))
         } else {
             current = try Row.fetchOne(
-                db, sql: "SELECT value, version, created_seq FROM resources WHERE path = ?", arguments: [path.description])
+                db, sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?", arguments: [path.description])
         }
         let currentValue: String? = current?["value"]
         let currentETag = currentValue == nil ? nil : ETag(epoch: epoch, version: UInt64(current!["version"] as Int64))
@@ -215,13 +243,14 @@ public final class SQLiteStore: ResourceStore {
             arguments: [path.description, parent, kind.rawValue, now, newValue])
         let sequence = UInt64(db.lastInsertedRowID)
         let createdSequence = kind == .created ? Int64(sequence) : (current?["created_seq"] as Int64? ?? Int64(sequence))
+        let createdAt = kind == .created ? (mutation.createdAt ?? now) : (current?["created_at"] as Int64? ?? now)
         try db.execute(
             sql: """
-                INSERT INTO resources(path, parent, value, version, created_seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET value = excluded.value, version = excluded.version,
-                    created_seq = excluded.created_seq, updated_at = excluded.updated_at
+                    created_seq = excluded.created_seq, updated_at = excluded.updated_at, created_at = excluded.created_at
                 """,
-            arguments: [path.description, parent, newValue, Int64(sequence), createdSequence, now])
+            arguments: [path.description, parent, newValue, Int64(sequence), createdSequence, now, createdAt])
         let event = ChangeEvent(
             sequence: sequence, path: path, kind: kind, etag: ETag(epoch: epoch, version: sequence), timestamp: now, value: newValue)
         return .committed(event, created: kind == .created)
@@ -244,7 +273,7 @@ public final class SQLiteStore: ResourceStore {
         let version = UInt64(row["version"] as Int64)
         return StoredResource(
             path: path, value: row["value"], etag: ETag(epoch: epoch, version: version), version: version,
-            createdSequence: UInt64(row["created_seq"] as Int64), updatedAt: row["updated_at"])
+            createdSequence: UInt64(row["created_seq"] as Int64), updatedAt: row["updated_at"], createdAt: row["created_at"])
     }
 
     private static func event(row: Row, epoch: String) throws -> ChangeEvent {

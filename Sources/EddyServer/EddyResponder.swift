@@ -15,6 +15,7 @@ struct EddyResponder: HTTPResponder {
     let multiplex: Multiplex
     let webhookEndpoint: WebhookEndpoint
     let concrnt: Concrnt
+    let timeline: ChunkedTimeline
     let solid: SolidEndpoints
     let access: AccessController
     let writeLimiter: RateLimiter
@@ -65,6 +66,10 @@ struct EddyResponder: HTTPResponder {
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .value, exchange: exchange)
         case _ where rawPath.hasPrefix(LiveEndpoints.changesCallbacks + "/"):
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
+        case _ where rawPath.hasPrefix(Concrnt.timelinePrefix + "/"):
+            let collection = try ResourcePath(parsing: rawPath.dropFirst(Concrnt.timelinePrefix.count))
+            try access.authorize(identity, to: .read, at: collection)
+            return try await timeline.respond(request, collection: collection, exchange: exchange)
         case "/.well-known/concrnt":
             return try concrnt.wellKnown(request)
         case Concrnt.commitPath:
@@ -102,6 +107,12 @@ struct EddyResponder: HTTPResponder {
                 throw Problem.notFound(rawPath)
             }
             let path = try ResourcePath(parsing: rawPath)
+            if path.isCollection, request.method == .get || request.method == .head,
+                request.headers[.accept]?.contains(ChunkedTimeline.mediaType) == true
+            {
+                try access.authorize(identity, to: .read, at: path)
+                return try await timeline.respond(request, collection: path, exchange: exchange)
+            }
             let action: AccessPolicy.Action = request.method == .get || request.method == .head ? .read : .write
             try access.authorize(identity, to: action, at: path)
             if action == .write { try limitWrites(identity, context) }

@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed to call with credentials (cookies); any other origin gets `*` without.
     public var corsOrigins: [String] = []
 
+    /// Seconds per chunk of Chunked Timelines (CIP-4).
+    public var timelineChunkSeconds: Int = 300
     /// How far a Concrnt document's `createdAt` may be from the server's clock, in seconds.
     public var concrntMaximumSkewSeconds: Double = 300
 

@@ -71,7 +71,8 @@ struct Concrnt: Sendable {
             "signedDocument": .string(text), "open": .bool(open),
         ]
         if let schema = verified.schema { record["schema"] = .string(schema) }
-        let outcome = try await store.commit(Mutation(path: try uri.path, operation: .put(.object(record))))
+        let createdAt = Int64(verified.createdAt.timeIntervalSince1970 * 1000)
+        let outcome = try await store.commit(Mutation(path: try uri.path, operation: .put(.object(record)), createdAt: createdAt))
         guard case .committed(let event, let created) = outcome else { throw Problem(.conflict, "not-committed", "\(outcome)") }
         for collection in members {
             let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
@@ -79,7 +80,7 @@ struct Concrnt: Sendable {
                 "member": .bool(true), "href": .string(uri.description), "timestamp": .string(verified.createdAtText),
                 "signedDocument": .string(text),
             ]
-            _ = try await store.commit(Mutation(path: entry, operation: .put(.object(member))))
+            _ = try await store.commit(Mutation(path: entry, operation: .put(.object(member)), createdAt: createdAt))
         }
         return .json(
             created ? .created : .ok, "{\"uri\":\(JSONValue.quoted(uri.description))}", headers: [.eTag: event.etag.headerValue])

@@ -64,6 +64,7 @@ enum LiveEndpoints {
             "<\(changesURI(base, path, after: checkpoint, max: max))>; rel=\"changes changes-wait\"",
             "<\(base)\(changesStream)\(encoded)>; rel=\"changes-stream\"",
             "<\(base)\(changesCallbacks)\(encoded)>; rel=\"changes-callback\"",
+            "<\(base)/.eddy/timeline\(encoded)>; rel=\"chunked-timeline\"; type=\"application/chunked-timeline+json\"",
         ] + multiplexLinks(base)
     }
 }
