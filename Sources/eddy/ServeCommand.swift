@@ -106,6 +106,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Origin allowed to call with cookies; repeatable (EDDY_CORS_ORIGIN, comma-separated).")
     var corsOrigin: [String] = environment("CORS_ORIGIN").map { $0.split(separator: ",").map(String.init) } ?? []
 
+    @Option(help: "Seconds per Chunked Timeline chunk (EDDY_TIMELINE_CHUNK).")
+    var timelineChunk: Int = environment("TIMELINE_CHUNK").flatMap(Int.init) ?? 300
+
+    @Option(help: "Seconds a Concrnt document's createdAt may differ from the server's clock (EDDY_CONCRNT_SKEW).")
+    var concrntSkew: Double = environment("CONCRNT_SKEW").flatMap(Double.init) ?? 300
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (EDDY_LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -118,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxWait > 0, maxSubscriptions > 0, maxWsMessageBytes >= 256, wsPing > 0, maxRegistrations > 0, webhookAttempts > 0,
             webhookTimeout > 0
         else { throw ValidationError("--max-wait, --max-subscriptions, --max-ws-message-bytes (≥ 256), --ws-ping, --max-registrations, --webhook-attempts and --webhook-timeout must be positive") }
+        guard timelineChunk > 0, concrntSkew > 0 else { throw ValidationError("--timeline-chunk and --concrnt-skew must be positive") }
         for block in allowOutbound where CIDR(block) == nil {
             throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
         }
@@ -159,6 +166,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.delivery.maximumAttempts = webhookAttempts
         configuration.delivery.timeoutSeconds = webhookTimeout
         configuration.corsOrigins = corsOrigin
+        configuration.timelineChunkSeconds = timelineChunk
+        configuration.concrntMaximumSkewSeconds = concrntSkew
 
         let server: EddyServer
         do {

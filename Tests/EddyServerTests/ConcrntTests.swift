@@ -223,3 +223,41 @@ enum RawSocketText {
         return received.withLockedValue { $0 }
     }
 }
+
+@Suite struct ConcrntAccessTests {
+    @Test func realtimeShowsAnonymousSocketsOnlyWhatAnonymousReadersMaySee() async throws {
+        let file = try Tokens.writePolicy(#"{"rules":[{"path":"/cc/","read":"authenticated","write":"nobody"}]}"#)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in
+            let alice = Entity()
+            let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
+            // Commits are authorized by their signature, not by the write policy.
+            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "a"))).status == 201)
+            #expect(try await server.send(.GET, "/cc/\(alice.ccid)/a").status == 401)
+
+            try await SocketScript.run(socket) { send, next in
+                try await send(#"{"type":"listen","prefixes":["cc://\#(alice.ccid)/"]}"#)
+                let refused = try await next()
+                #expect(refused["type"] == .string("error"))
+                let ack = try await next()
+                #expect(ack["prefixes"] == .array([]))
+                _ = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "b")))
+                try await send(#"{"type":"h"}"#)
+                try await send(#"{"type":"unknown"}"#)
+                // The next thing that arrives is the answer to that, not an event.
+                #expect(try await next()["type"] == .string("error"))
+            }
+            var headers = HTTPFields()
+            headers[.authorization] = try await Tokens.bearer("reader").1
+            try await SocketScript.run(socket, headers: headers) { send, next in
+                try await send(#"{"type":"listen","prefixes":["cc://\#(alice.ccid)/"]}"#)
+                #expect(try await next()["type"] == .string("subscribed"))
+                _ = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "c")))
+                #expect(try await next()["uri"] == .string("cc://\(alice.ccid)/c"))
+            }
+        }
+    }
+}
