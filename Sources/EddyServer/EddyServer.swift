@@ -79,7 +79,8 @@ public struct EddyServer: Sendable {
         let solidChannels = SolidChannels(
             store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
         let streams = EventStreamResponse(
-            hub: hub, bufferEvents: configuration.subscriberBufferEvents, keepAliveSeconds: configuration.keepAliveSeconds)
+            hub: hub, bufferEvents: configuration.subscriberBufferEvents,
+            ticker: KeepAliveTicker(intervalSeconds: configuration.keepAliveSeconds))
         let responder = EddyResponder(
             resources: ResourceHandler(
                 store: store, configuration: configuration,

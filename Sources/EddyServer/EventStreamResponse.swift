@@ -10,7 +10,9 @@ import ServiceLifecycle
 struct EventStreamResponse: Sendable {
     let hub: Hub
     let bufferEvents: Int
-    let keepAliveSeconds: Double
+    let ticker: KeepAliveTicker
+
+    static let keepAliveFrame = ByteBuffer(string: ": keep-alive\n\n")
 
     /// One thing a stream watches, and how its events are framed.
     struct Source: Sendable {
@@ -61,24 +63,19 @@ struct EventStreamResponse: Sendable {
             opening = ByteBuffer(string: onHistoryUnavailable(error))
         }
         if sources.isEmpty { continuation.finish() }
-        let keepAlive = keepAliveSeconds
         let held = subscriptions
         let firstFrame = opening
+        let ticker = self.ticker
         let body = ResponseBody { writer in
-            defer { for subscription in held { subscription.cancel() } }
+            let keepAlive = ticker.register { continuation.yield(EventStreamResponse.keepAliveFrame) }
+            defer {
+                keepAlive.cancel()
+                for subscription in held { subscription.cancel() }
+            }
             try await writer.write(firstFrame)
             try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: .seconds(keepAlive))
-                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
-                        }
-                    }
-                    for await frame in stream {
-                        try await writer.write(frame)
-                    }
-                    group.cancelAll()
+                for await frame in stream {
+                    try await writer.write(frame)
                 }
             } onGracefulShutdown: {
                 continuation.finish()

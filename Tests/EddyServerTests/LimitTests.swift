@@ -42,8 +42,11 @@ import Testing
         try await TestServer.with(configure: { $0.maximumConnectionsPerAddress = 3 }) { server in
             let port = server.port
             let held = try await blocking { try (0..<3).map { _ in try RawConnection(port: port, source: "127.0.0.7") } }
-            // Give the server a moment to register the three.
-            try await Task.sleep(for: .milliseconds(200))
+            // Wait until the server has accepted and counted all three.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.server.connections.openConnections(from: "127.0.0.7") < 3, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             #expect(server.server.connections.openConnections(from: "127.0.0.7") == 3)
             let refused = try await blocking {
                 let fourth = try RawConnection(port: port, source: "127.0.0.7")

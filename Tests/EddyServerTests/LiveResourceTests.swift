@@ -241,3 +241,22 @@ extension Result where Failure == any Error {
         }
     }
 }
+
+@Suite struct KeepAliveTests {
+    @Test func idleStreamsGetCommentKeepAlives() async throws {
+        try await TestServer.with(configure: { $0.keepAliveSeconds = 0.2 }) { server in
+            _ = try await server.send(.PUT, "/quiet", json: "{}")
+            let text = try await withTimeout(10) {
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: server.baseURL + "/.eddy/value-stream/quiet"), timeout: .seconds(10))
+                var collected = ""
+                for try await chunk in response.body {
+                    collected += String(buffer: chunk)
+                    if collected.components(separatedBy: ": keep-alive\n\n").count > 2 { break }
+                }
+                return collected
+            }
+            #expect(text.components(separatedBy: ": keep-alive\n\n").count > 2)
+        }
+    }
+}

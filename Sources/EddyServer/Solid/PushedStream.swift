@@ -9,7 +9,7 @@ import ServiceLifecycle
 enum PushedStream {
     static func respond(
         channel: SolidChannel, after: SequenceNumber?, initial: String?, hub: Hub, access: AccessController, epoch: String,
-        keepAlive: Double, buffer: Int, contentType: String,
+        ticker: KeepAliveTicker, buffer: Int, contentType: String,
         frame: @escaping @Sendable (String, Checkpoint?) -> String, keepAliveFrame: String
     ) async throws -> Response {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(buffer))
@@ -28,15 +28,13 @@ enum PushedStream {
             admits: access.eventAdmission(for: channel.filter, identity: identity))
         let endAt = channel.endAt
         let body = ResponseBody { writer in
-            defer { subscription.cancel() }
+            let keepAlive = ticker.register { continuation.yield(ByteBuffer(string: keepAliveFrame)) }
+            defer {
+                keepAlive.cancel()
+                subscription.cancel()
+            }
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: .seconds(keepAlive))
-                            continuation.yield(ByteBuffer(string: keepAliveFrame))
-                        }
-                    }
                     if let endAt {
                         group.addTask {
                             try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))

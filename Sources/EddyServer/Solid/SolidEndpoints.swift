@@ -161,7 +161,7 @@ struct SolidEndpoints: Sendable {
         }
         let initial = after == nil ? try await channels.stateNotification(for: channel) : nil
         return try await PushedStream.respond(
-            channel: channel, after: after, initial: initial, hub: hub, access: access, epoch: store.epoch, keepAlive: streams.keepAliveSeconds,
+            channel: channel, after: after, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
             buffer: streams.bufferEvents, contentType: "text/event-stream",
             frame: { notification, checkpoint in SSEFrame.make(id: checkpoint?.token, data: notification) },
             keepAliveFrame: ": keep-alive\n\n")
@@ -170,7 +170,7 @@ struct SolidEndpoints: Sendable {
     private func streaming(_ channel: SolidChannel) async throws -> Response {
         let initial = try await channels.stateNotification(for: channel)
         return try await PushedStream.respond(
-            channel: channel, after: nil, initial: initial, hub: hub, access: access, epoch: store.epoch, keepAlive: streams.keepAliveSeconds,
+            channel: channel, after: nil, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
             buffer: streams.bufferEvents, contentType: Self.ldJSON, frame: { notification, _ in notification + "\n" }, keepAliveFrame: "\n")
     }
 }
