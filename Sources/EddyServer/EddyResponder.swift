@@ -73,6 +73,8 @@ struct EddyResponder: HTTPResponder {
         case "/.well-known/concrnt":
             return try concrnt.wellKnown(request)
         case Concrnt.commitPath:
+            // Authorized by signature, but limited like any other write.
+            try limitWrites(identity, context)
             return try await concrnt.commit(&request)
         case _ where rawPath.hasPrefix(Concrnt.resourcePrefix):
             return try await concrnt.resource(request, rawPath: rawPath, access: access, identity: identity)

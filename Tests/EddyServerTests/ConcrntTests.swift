@@ -225,6 +225,20 @@ enum RawSocketText {
 }
 
 @Suite struct ConcrntAccessTests {
+    @Test func commitsAreRateLimitedLikeOtherWrites() async throws {
+        try await TestServer.with(configure: {
+            $0.writesPerSecond = 0.5
+            $0.writeBurst = 2
+        }) { server in
+            let alice = Entity()
+            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "1"))).status == 201)
+            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "2"))).status == 201)
+            let limited = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "3")))
+            #expect(limited.status == 429)
+            #expect(limited.header("Retry-After") != nil)
+        }
+    }
+
     @Test func realtimeShowsAnonymousSocketsOnlyWhatAnonymousReadersMaySee() async throws {
         let file = try Tokens.writePolicy(#"{"rules":[{"path":"/cc/","read":"authenticated","write":"nobody"}]}"#)
         defer { try? FileManager.default.removeItem(at: file) }
