@@ -27,7 +27,8 @@ public final class SQLiteStore: ResourceStore {
     public let epoch: String
     private let pool: DatabasePool
     var writer: DatabasePool { pool }
-    private let listener = Mutex<(@Sendable ([ChangeEvent]) -> Void)?>(nil)
+    private let listener = CommitListener()
+    private let groupCommit: GroupCommit
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: URL, configuration: Configuration = .init()) throws {
@@ -39,7 +40,8 @@ public final class SQLiteStore: ResourceStore {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         let path = directory.appendingPathComponent(Self.fileName).path
-        pool = try DatabasePool(path: path, configuration: grdb)
+        let pool = try DatabasePool(path: path, configuration: grdb)
+        self.pool = pool
         try SQLiteSchema.migrator().migrate(pool)
         epoch = try pool.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") {
@@ -50,6 +52,10 @@ public final class SQLiteStore: ResourceStore {
             try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('floor', '0')")
             return fresh
         }
+        let listener = self.listener
+        let epoch = self.epoch
+        groupCommit = GroupCommit(
+            pool: pool, apply: { mutation, db in try Self.apply(mutation, in: db, epoch: epoch) }, listener: { listener.current })
     }
 
     private static func makeEpoch() -> String {
@@ -58,7 +64,7 @@ public final class SQLiteStore: ResourceStore {
     }
 
     public func setCommitListener(_ listener: @escaping @Sendable ([ChangeEvent]) -> Void) {
-        self.listener.withLock { $0 = listener }
+        self.listener.set(listener)
     }
 
     public func resource(at path: ResourcePath) async throws -> StoredResource? {
@@ -98,15 +104,7 @@ public final class SQLiteStore: ResourceStore {
     }
 
     public func commit(_ mutation: Mutation) async throws -> CommitOutcome {
-        let epoch = self.epoch
-        let listener = self.listener.withLock { $0 }
-        return try await pool.write { db in
-            let outcome = try Self.apply(mutation, in: db, epoch: epoch)
-            if case .committed(let event, _) = outcome, let listener {
-                db.afterNextTransaction(onCommit: { _ in listener([event]) })
-            }
-            return outcome
-        }
+        try await groupCommit.commit(mutation)
     }
 
     public func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource] {

@@ -1,5 +1,6 @@
 import EddyCore
 import EddySQLite
+import Foundation
 import Testing
 
 @Suite struct SQLiteStoreTests {
@@ -82,4 +83,69 @@ import Testing
         try await reopened.close()
         await fixture.remove()
     }
+}
+
+@Suite struct GroupCommitTests {
+    @Test func concurrentWritesCommitTogetherAndPublishInSequenceOrder() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        let published = PublishedSequences()
+        fixture.store.setCommitListener { events in published.append(events.map(\.sequence)) }
+        let count = 500
+        let outcomes = try await withThrowingTaskGroup(of: CommitOutcome.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let path = try ResourcePath(parsing: "/g/\(index % 50)")
+                    return try await fixture.store.commit(Mutation(path: path, operation: .put(.object(["i": .int(Int64(index))]))))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let sequences = outcomes.compactMap { outcome -> UInt64? in
+            if case .committed(let event, _) = outcome { return event.sequence }
+            return nil
+        }
+        #expect(sequences.count == count)
+        #expect(Set(sequences) == Set(1...UInt64(count)))
+        // Every committed event reached the listener once, in sequence order, in fewer calls
+        // than writes when batches formed.
+        #expect(published.all == Array(1...UInt64(count)))
+        #expect(published.calls < count)
+        #expect(try await fixture.store.events(after: 0, matching: nil, limit: 10_000).count == count)
+    }
+
+    @Test func aFailingPreconditionDoesNotDisturbItsBatch() async throws {
+        let fixture = try StoreFixture()
+        defer { Task { await fixture.remove() } }
+        try await fixture.put("/p", "{}")
+        let stale = ETagCondition.tags([ETag(opaque: "stale")])
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    let mutation = index % 2 == 0
+                        ? Mutation(path: try ResourcePath(parsing: "/p"), operation: .put(.object([:])), ifMatch: stale)
+                        : Mutation(path: try ResourcePath(parsing: "/q/\(index)"), operation: .put(.object([:])))
+                    if case .committed = try await fixture.store.commit(mutation) { return true }
+                    return false
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 20)
+        #expect(try await fixture.store.headSequence() == 21)
+    }
+}
+
+final class PublishedSequences: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sequences: [UInt64] = []
+    private var callCount = 0
+    func append(_ more: [UInt64]) {
+        lock.withLock {
+            sequences += more
+            callCount += 1
+        }
+    }
+    var calls: Int { lock.withLock { callCount } }
+    var all: [UInt64] { lock.withLock { sequences } }
 }
