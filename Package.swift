@@ -120,6 +120,7 @@ let package = Package(
                 // The eddy executable is started as a child process by the durability tests.
                 "eddy",
                 "ConcrntCrypto",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

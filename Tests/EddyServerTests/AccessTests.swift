@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EddyCore
 import EddyServer
 import Foundation
+import JWTKit
 import Testing
 
 @Suite struct AccessTests {
@@ -149,5 +150,42 @@ import Testing
         try child.process.run()
         #expect(try await child.waitForExit() != 0)
         #expect(child.output.contains("without an access policy"))
+    }
+}
+
+@Suite struct JWKSTests {
+    @Test func tokensSignedWithAJWKSKeyAreAccepted() async throws {
+        let signing = ES256PrivateKey()
+        let parameters = try #require(signing.parameters)
+        let jwks = #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(parameters.x)","y":"\#(parameters.y)","kid":"test-key","alg":"ES256","use":"sig"}]}"#
+        let jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-jwks-\(UUID().uuidString).json")
+        try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
+        let policyFile = try Tokens.writePolicy(#"{"rules":[{"path":"/jwks/","read":["dana"],"write":["dana"]}]}"#)
+        defer {
+            try? FileManager.default.removeItem(at: jwksFile)
+            try? FileManager.default.removeItem(at: policyFile)
+        }
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: signing, kid: "test-key")
+        let token = try await signer.sign(EddyClaims(subject: "dana", expires: Date().addingTimeInterval(600)), kid: "test-key")
+        let expired = try await signer.sign(EddyClaims(subject: "dana", expires: Date().addingTimeInterval(-60)), kid: "test-key")
+        // Signed by a key the JWKS does not hold.
+        let stranger = JWTKeyCollection()
+        await stranger.add(ecdsa: ES256PrivateKey(), kid: "test-key")
+        let forged = try await stranger.sign(EddyClaims(subject: "dana", expires: Date().addingTimeInterval(600)), kid: "test-key")
+
+        try await TestServer.with(configure: {
+            $0.jwksFile = jwksFile
+            $0.policyFile = policyFile
+        }) { server in
+            let accepted = try await server.send(.PUT, "/jwks/a", headers: [("Authorization", "Bearer \(token)")], json: "{}")
+            let late = try await server.send(.GET, "/jwks/a", headers: [("Authorization", "Bearer \(expired)")])
+            let unknownKey = try await server.send(.GET, "/jwks/a", headers: [("Authorization", "Bearer \(forged)")])
+            let anonymous = try await server.send(.GET, "/jwks/a")
+            #expect(accepted.status == 201)
+            #expect(late.status == 401)
+            #expect(unknownKey.status == 401)
+            #expect(anonymous.status == 401)
+        }
     }
 }
