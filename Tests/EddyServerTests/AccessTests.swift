@@ -189,3 +189,27 @@ import Testing
         }
     }
 }
+
+@Suite struct HiddenChangesTests {
+    @Test func changesAReaderMayNotSeeDoNotHoldItsCheckpointBack() async throws {
+        let file = try Tokens.writePolicy(
+            #"{"rules":[{"path":"/data/","read":"anyone","write":"anyone"},{"path":"/data/hidden","read":["alice"],"write":"anyone"}]}"#)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in
+            _ = try await server.send(.PUT, "/data/first", json: "{}")
+            let start = try #require(try await server.send(.GET, "/data/?max=1").links["changes"])
+            _ = try await server.send(.PUT, "/data/hidden", json: #"{"secret":1}"#)
+            _ = try await server.send(.PUT, "/data/open", json: #"{"open":1}"#)
+            // A page of one holds only the hidden change: empty, but the checkpoint moves on.
+            let hidden = try await TestHTTP.send(.GET, start)
+            #expect(hidden.body == "[]")
+            let next = try #require(hidden.links["changes"])
+            #expect(next != start)
+            let visible = try await TestHTTP.send(.GET, next)
+            #expect(visible.json == (try JSONValue(parsing: #"[{"id":"open","open":1}]"#)))
+        }
+    }
+}

@@ -18,6 +18,24 @@ enum ChangesFeed {
         return "[" + items.joined(separator: ",") + "]"
     }
 
+    /// Changes of `collection` after `checkpoint` that the caller may see, and the checkpoint
+    /// to continue from. The next checkpoint passes hidden changes too, so a reader is never
+    /// held back by changes it may not see. A checkpoint older than the retained log answers
+    /// 404, so the client starts over.
+    static func read(
+        _ store: any ResourceStore, collection: ResourcePath, after checkpoint: Checkpoint,
+        admits: (@Sendable (ResourcePath) -> Bool)?, limit: Int
+    ) async throws -> (visible: [ChangeEvent], next: Checkpoint) {
+        let changes: [ChangeEvent]
+        do {
+            changes = try await store.events(after: checkpoint.sequence, matching: .children(collection), limit: limit)
+        } catch let error as StoreError {
+            throw Problem(.notFound, "stale-checkpoint", "\(error); fetch the collection again")
+        }
+        let visible = admits.map { admits in changes.filter { admits($0.path) } } ?? changes
+        return (visible, Checkpoint(epoch: checkpoint.epoch, sequence: changes.last?.sequence ?? checkpoint.sequence))
+    }
+
     /// Parses an `after=` checkpoint of this log; a foreign or malformed one means "start over".
     static func checkpoint(_ raw: some StringProtocol, epoch: String) throws -> Checkpoint {
         guard let checkpoint = Checkpoint(token: raw), checkpoint.epoch == epoch else {

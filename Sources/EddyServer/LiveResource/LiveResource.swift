@@ -52,32 +52,27 @@ struct LiveResource: Sendable {
         let admits = access.eventAdmission(for: filter, identity: exchange.identity)
         var poll: LongPoll?
         defer { poll?.cancel() }
+        var ready: (visible: [ChangeEvent], next: Checkpoint)?
         if let waitSeconds {
             let watching = LongPoll()
             try await watching.watch([filter], hub: hub, principal: exchange.identity.subject, admits: [admits])
             poll = watching
-            if try await pending(filter, after: checkpoint, admits: admits, limit: 1).isEmpty {
+            // Read only after subscribing: a change in between is then either read or awaited.
+            let now = try await ChangesFeed.read(store, collection: collection, after: checkpoint, admits: admits, limit: max)
+            if now.visible.isEmpty {
                 _ = await watching.next(within: waitSeconds)
+            } else {
+                ready = now
             }
         }
-        let batch = try await pending(filter, after: checkpoint, admits: admits, limit: max)
-        let next = Checkpoint(epoch: store.epoch, sequence: batch.last?.sequence ?? checkpoint.sequence)
-        let headers = linkHeaders(LiveEndpoints.collectionLinks(exchange.baseURL, collection, checkpoint: next, max: max))
-        return .json(.ok, ChangesFeed.body(batch), headers: headers, head: head)
-    }
-
-    /// Logged changes after `checkpoint` the caller may see. A checkpoint older than the
-    /// retained log answers 404, so the client starts over.
-    private func pending(
-        _ filter: SubscriptionFilter, after checkpoint: Checkpoint, admits: (@Sendable (ResourcePath) -> Bool)?, limit: Int
-    ) async throws -> [ChangeEvent] {
-        do {
-            let events = try await store.events(after: checkpoint.sequence, matching: filter, limit: limit)
-            guard let admits else { return events }
-            return events.filter { admits($0.path) }
-        } catch let error as StoreError {
-            throw Problem(.notFound, "stale-checkpoint", "\(error); fetch the collection again")
+        let page: (visible: [ChangeEvent], next: Checkpoint)
+        if let ready {
+            page = ready
+        } else {
+            page = try await ChangesFeed.read(store, collection: collection, after: checkpoint, admits: admits, limit: max)
         }
+        let headers = linkHeaders(LiveEndpoints.collectionLinks(exchange.baseURL, collection, checkpoint: page.next, max: max))
+        return .json(.ok, ChangesFeed.body(page.visible), headers: headers, head: head)
     }
 
     /// The current position, taken before a listing is read, so nothing written after the

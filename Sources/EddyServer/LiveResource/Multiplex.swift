@@ -140,22 +140,17 @@ struct Multiplex: Sendable {
         guard let after = target.after else {
             return problemEntry(Problem.badRequest("invalid-parameter", "collections are multiplexed by their changes URI (with after=)"))
         }
-        let checkpoint: Checkpoint
-        let changes: [ChangeEvent]
+        let page: (visible: [ChangeEvent], next: Checkpoint)
         do {
-            checkpoint = try ChangesFeed.checkpoint(after, epoch: store.epoch)
-            changes = try await store.events(after: checkpoint.sequence, matching: .children(target.path), limit: target.max)
+            page = try await ChangesFeed.read(
+                store, collection: target.path, after: try ChangesFeed.checkpoint(after, epoch: store.epoch),
+                admits: access.eventAdmission(for: .children(target.path), identity: exchange.identity), limit: target.max)
         } catch let problem as Problem {
             return problemEntry(problem)
-        } catch let error as StoreError {
-            return problemEntry(Problem(.notFound, "stale-checkpoint", "\(error); fetch the collection again"))
         }
-        let admits = access.eventAdmission(for: .children(target.path), identity: exchange.identity)
-        let visible = admits.map { admits in changes.filter { admits($0.path) } } ?? changes
-        guard let last = changes.last, !visible.isEmpty else { return nil }
-        let next = Checkpoint(epoch: store.epoch, sequence: last.sequence)
-        let link = "<\(LiveEndpoints.changesURI(exchange.baseURL, target.path, after: next, max: target.max))>; rel=\"changes changes-wait\""
-        return "{\"code\":200,\"headers\":{\"Link\":\(JSONValue.quoted(link))},\"body\":\(ChangesFeed.body(visible))}"
+        guard !page.visible.isEmpty else { return nil }
+        let link = "<\(LiveEndpoints.changesURI(exchange.baseURL, target.path, after: page.next, max: target.max))>; rel=\"changes changes-wait\""
+        return "{\"code\":200,\"headers\":{\"Link\":\(JSONValue.quoted(link))},\"body\":\(ChangesFeed.body(page.visible))}"
     }
 
     private func problemEntry(_ problem: Problem) -> String {
