@@ -40,6 +40,16 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
         try self.init(segments: decoded, isCollection: isCollection)
     }
 
+    /// Reads back the decoded form `description` produces (as stores and registrations keep it).
+    public init(decoded text: String) throws(PathError) {
+        guard text.first == "/" else { throw PathError.invalid("path must start with '/'") }
+        let isCollection = text.hasSuffix("/")
+        var body = Substring(text.dropFirst())
+        if isCollection, !body.isEmpty { body = body.dropLast() }
+        let segments = body.isEmpty ? [] : body.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        try self.init(segments: segments, isCollection: isCollection)
+    }
+
     public static let root = try! ResourcePath(segments: [], isCollection: true)
 
     public var description: String {

@@ -89,7 +89,7 @@ public final class SQLiteStore: ResourceStore {
                     """,
                 arguments: [collection.description, limit])
             return try rows.map { row in
-                let path = try ResourcePath(parsingStored: row["path"])
+                let path = try ResourcePath(decoded: row["path"])
                 return Self.resource(path: path, row: row, epoch: epoch)
             }
         }
@@ -118,7 +118,7 @@ public final class SQLiteStore: ResourceStore {
                     ORDER BY created_at \(descending ? "DESC" : "ASC"), created_seq \(descending ? "DESC" : "ASC") LIMIT ?
                     """,
                 arguments: [collection.description, from, to, limit]
-            ).map { row in Self.resource(path: try ResourcePath(parsingStored: row["path"]), row: row, epoch: epoch) }
+            ).map { row in Self.resource(path: try ResourcePath(decoded: row["path"]), row: row, epoch: epoch) }
         }
     }
 
@@ -280,21 +280,12 @@ public final class SQLiteStore: ResourceStore {
             throw DatabaseError(message: "unknown change kind in event \(sequence)")
         }
         return ChangeEvent(
-            sequence: sequence, path: try ResourcePath(parsingStored: row["path"]), kind: kind,
+            sequence: sequence, path: try ResourcePath(decoded: row["path"]), kind: kind,
             etag: ETag(epoch: epoch, version: sequence), timestamp: row["time"], value: row["value"])
     }
 }
 
 extension ResourcePath {
-    /// Paths are stored decoded; they were valid when written.
-    init(parsingStored stored: String) throws {
-        let isCollection = stored.hasSuffix("/")
-        var body = Substring(stored.dropFirst())
-        if isCollection, !body.isEmpty { body = body.dropLast() }
-        let segments = body.isEmpty ? [] : body.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        try self.init(segments: segments, isCollection: isCollection)
-    }
-
     /// Exclusive bounds of the stored paths strictly below this collection: every such path
     /// starts with `…/`, and `0` is the byte after `/`.
     var subtreeRange: (String, String) {

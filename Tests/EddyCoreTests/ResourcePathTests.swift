@@ -23,6 +23,16 @@ import Testing
         #expect(throws: PathError.self) { try ResourcePath(parsing: raw) }
     }
 
+    @Test func decodedFormReadsBack() throws {
+        for raw in ["/", "/a", "/a/", "/a/b%20c/d%C3%A9/"] {
+            let path = try ResourcePath(parsing: raw)
+            #expect(try ResourcePath(decoded: path.description) == path)
+        }
+        let spaced = try ResourcePath(parsing: "/a/b%20c")
+        #expect(try ResourcePath(decoded: "/a/b c") == spaced)
+        #expect(throws: PathError.self) { try ResourcePath(decoded: "a/b") }
+    }
+
     @Test func refusesReservedSegments() {
         #expect(throws: PathError.reserved("segments starting with '.' are reserved for Eddy's own endpoints")) {
             try ResourcePath(parsing: "/a/.hidden")

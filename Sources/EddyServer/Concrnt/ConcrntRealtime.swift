@@ -155,8 +155,7 @@ struct ConcrntRealtime: WebSocketService {
             case .deployed:
                 guard entry.hasPrefix("cc://") else { throw Problem.badRequest("invalid-prefix", "\(entry) is not a cc:// prefix") }
                 let rest = entry.dropFirst(5)
-                var anchor = ResourcePath.root
-                anchor = try ResourcePath(segments: [ConcrntURI.root], isCollection: true)
+                var anchor = try ResourcePath(segments: [ConcrntURI.root], isCollection: true)
                 if let slash = rest.firstIndex(of: "/") {
                     anchor = try ResourcePath(segments: [ConcrntURI.root, String(rest[..<slash])], isCollection: true)
                 }

@@ -32,7 +32,7 @@ struct WebhookEndpoint: Sendable {
         let collectionURL = exchange.baseURL + prefix + path.encoded + (mode == .value ? "/" : "")
 
         if let callbackSegment {
-            guard let decoded = String(callbackSegment).removingPercentEncodingLeniently(), let callback = URL(string: decoded) else {
+            guard let decoded = String(callbackSegment).removingPercentEncoding, let callback = URL(string: decoded) else {
                 throw Problem.notFound(rawPath)
             }
             let id = Webhooks.Registration(mode: mode, path: path, callback: callback, base: exchange.baseURL).id
@@ -86,7 +86,7 @@ struct WebhookEndpoint: Sendable {
             for pair in text.split(separator: "&") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 if parts.count == 2, parts[0] == "callback_uri" {
-                    raw = String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncodingLeniently()
+                    raw = String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
                 }
             }
         case "application/json":
@@ -100,11 +100,5 @@ struct WebhookEndpoint: Sendable {
             throw Problem.badRequest("invalid-callback", "callback_uri must be an absolute http(s) URL")
         }
         return url
-    }
-}
-
-extension String {
-    func removingPercentEncodingLeniently() -> String? {
-        removingPercentEncoding
     }
 }

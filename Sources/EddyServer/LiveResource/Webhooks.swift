@@ -38,7 +38,7 @@ final class Webhooks: Service, Sendable {
         init?(payload: String) {
             guard let json = try? JSONValue(parsing: payload),
                 case .string(let mode)? = json["mode"], let parsedMode = Mode(rawValue: mode),
-                case .string(let path)? = json["path"], let parsedPath = try? ResourcePath(parsing: path.percentEncodedPath()),
+                case .string(let path)? = json["path"], let parsedPath = try? ResourcePath(decoded: path),
                 case .string(let callback)? = json["callback"], let url = URL(string: callback),
                 case .string(let base)? = json["base"]
             else { return nil }
@@ -127,16 +127,5 @@ final class Webhooks: Service, Sendable {
             headers.append(("Link", "<\(LiveEndpoints.changesURI(registration.base, registration.path, after: prev, max: nil))>; rel=\"prev-changes\""))
             return OutboundRequest(url: registration.callback, headers: headers, body: ChangesFeed.body([event]))
         }
-    }
-}
-
-extension String {
-    /// Re-encodes a decoded path so `ResourcePath(parsing:)` reads back the same segments.
-    func percentEncodedPath() -> String {
-        let isCollection = hasSuffix("/")
-        let segments = split(separator: "/").map { String($0).percentEncodedSegment() }
-        var out = "/" + segments.joined(separator: "/")
-        if isCollection && !segments.isEmpty { out += "/" }
-        return out
     }
 }

@@ -72,7 +72,7 @@ struct SolidChannel: Sendable {
         guard let json = try? JSONValue(parsing: stored.payload),
             case .string(let typeName)? = json["type"], let type = SolidVocabulary.ChannelType(rawValue: typeName),
             case .string(let topic)? = json["topic"], case .string(let path)? = json["path"],
-            let parsedPath = try? ResourcePath(parsing: path.percentEncodedPath()),
+            let parsedPath = try? ResourcePath(decoded: path),
             case .string(let token)? = json["token"], case .string(let base)? = json["base"]
         else { return nil }
         func number(_ key: String) -> Double? {
