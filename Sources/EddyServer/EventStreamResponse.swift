@@ -1,3 +1,4 @@
+import Foundation
 import EddyCore
 import HTTPTypes
 import Hummingbird
@@ -64,28 +65,47 @@ struct EventStreamResponse: Sendable {
         }
         if sources.isEmpty { continuation.finish() }
         let held = subscriptions
-        let firstFrame = opening
-        let ticker = self.ticker
-        let body = ResponseBody { writer in
-            let keepAlive = ticker.register { continuation.yield(EventStreamResponse.keepAliveFrame) }
+        let body = Self.body(
+            stream, continuation, first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
+            onEnd: { for subscription in held { subscription.cancel() } })
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body)
+    }
+}
+
+extension EventStreamResponse {
+    /// The body of a long-lived stream: `first`, then whatever arrives on `stream`, with
+    /// keep-alives from the shared ticker, until the stream finishes, `endAt` passes, the client
+    /// goes away or the server shuts down; `onEnd` then releases what fed it.
+    static func body(
+        _ stream: AsyncStream<ByteBuffer>, _ continuation: AsyncStream<ByteBuffer>.Continuation, first: ByteBuffer?,
+        ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer, endAt: Date? = nil, onEnd: @escaping @Sendable () -> Void
+    ) -> ResponseBody {
+        ResponseBody { writer in
+            let keepAlive = ticker.register { continuation.yield(keepAliveFrame) }
             defer {
                 keepAlive.cancel()
-                for subscription in held { subscription.cancel() }
+                onEnd()
             }
-            try await writer.write(firstFrame)
+            if let first { try await writer.write(first) }
             try await withGracefulShutdownHandler {
-                for await frame in stream {
-                    try await writer.write(frame)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if let endAt {
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
+                            continuation.finish()
+                        }
+                    }
+                    for await chunk in stream { try await writer.write(chunk) }
+                    group.cancelAll()
                 }
             } onGracefulShutdown: {
                 continuation.finish()
             }
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
-            body: body)
     }
 }
 
