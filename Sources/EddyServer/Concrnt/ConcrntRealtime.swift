@@ -26,22 +26,9 @@ struct ConcrntRealtime: WebSocketService {
     {
         let session = Session(realtime: self, identity: identity)
         defer { session.close() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await message in session.outgoing { try await outbound.write(.text(message)) }
-            }
-            do {
-                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
-                    guard case .text(let text) = message else { continue }
-                    await session.handle(text)
-                }
-            } catch {
-                logger.notice("realtime socket closed on an error", metadata: ["error": "\(error)"])
-            }
-            session.close()
-            try await group.next()
-            group.cancelAll()
-        }
+        try await session.outbox.serve(
+            inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
+            handle: { await session.handle($0) })
     }
 
     enum Dialect: Sendable { case spec, deployed }
@@ -49,27 +36,22 @@ struct ConcrntRealtime: WebSocketService {
     final class Session: Sendable {
         let realtime: ConcrntRealtime
         let identity: Identity
-        let outgoing: AsyncStream<String>
-        private let continuation: AsyncStream<String>.Continuation
+        let outbox: SocketOutbox
         /// By subscribed URI or prefix: the hub subscriptions serving it.
         private let subscriptions = Mutex<[String: [HubSubscription]]>([:])
 
         init(realtime: ConcrntRealtime, identity: Identity) {
             self.realtime = realtime
             self.identity = identity
-            (outgoing, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(realtime.bufferMessages))
+            outbox = SocketOutbox(capacity: realtime.bufferMessages)
         }
 
         @discardableResult
-        func send(_ message: String) -> Bool {
-            if case .enqueued = continuation.yield(message) { return true }
-            continuation.finish()
-            return false
-        }
+        func send(_ message: String) -> Bool { outbox.send(message) }
 
         func close() {
             for list in subscriptions.withLock({ Array($0.values) }) { for subscription in list { subscription.cancel() } }
-            continuation.finish()
+            outbox.finish()
         }
 
         func handle(_ text: String) async {

@@ -25,30 +25,10 @@ struct MultiplexSocket: WebSocketService {
         let base = (request.scheme == "https" ? "https://" : "http://") + (request.authority ?? "localhost")
         let session = Session(socket: self, identity: identity, base: base)
         defer { session.close() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await message in session.outgoing {
-                    try await outbound.write(.text(message))
-                }
-                if session.droppedAsSlow {
-                    try await outbound.close(.policyViolation, reason: "too slow: events were not read")
-                }
-            }
-            do {
-                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
-                    guard case .text(let text) = message else {
-                        session.send(Self.error(id: nil, code: 400, "messages must be JSON text"))
-                        continue
-                    }
-                    await session.handle(text)
-                }
-            } catch {
-                logger.notice("multiplex socket closed on an error", metadata: ["error": "\(error)"])
-            }
-            session.close()
-            try await group.next()
-            group.cancelAll()
-        }
+        try await session.outbox.serve(
+            inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
+            handle: { await session.handle($0) },
+            nonText: { session.send(Self.error(id: nil, code: 400, "messages must be JSON text")) })
     }
 
     static func error(id: String?, code: Int, _ message: String) -> String {
@@ -60,32 +40,22 @@ struct MultiplexSocket: WebSocketService {
         let socket: MultiplexSocket
         let identity: Identity
         let base: String
-        let outgoing: AsyncStream<String>
-        private let continuation: AsyncStream<String>.Continuation
+        let outbox: SocketOutbox
         private let subscriptions = Mutex<[String: HubSubscription]>([:])
-        private let slow = Mutex(false)
 
         init(socket: MultiplexSocket, identity: Identity, base: String) {
             self.socket = socket
             self.identity = identity
             self.base = base
-            (outgoing, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(socket.bufferMessages))
+            outbox = SocketOutbox(capacity: socket.bufferMessages)
         }
 
-        var droppedAsSlow: Bool { slow.withLock { $0 } }
-
-        /// Queues a message; false (and the socket ends) when the client is not reading.
         @discardableResult
-        func send(_ message: String) -> Bool {
-            if case .enqueued = continuation.yield(message) { return true }
-            slow.withLock { $0 = true }
-            continuation.finish()
-            return false
-        }
+        func send(_ message: String) -> Bool { outbox.send(message) }
 
         func close() {
             for subscription in subscriptions.withLock({ Array($0.values) }) { subscription.cancel() }
-            continuation.finish()
+            outbox.finish()
         }
 
         func handle(_ text: String) async {

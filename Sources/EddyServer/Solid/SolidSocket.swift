@@ -33,37 +33,24 @@ struct SolidSocket: WebSocketService {
             try await outbound.close(.policyViolation, reason: "unknown channel")
             return
         }
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(bufferMessages))
-        if let initial = try await channels.stateNotification(for: channel) { continuation.yield(initial) }
+        let outbox = SocketOutbox(capacity: bufferMessages)
+        if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
-            channel: channel, epoch: epoch,
-            send: { notification, _ in
-                if case .enqueued = continuation.yield(notification) { return true }
-                continuation.finish()
-                return false
-            },
-            onEnd: { continuation.finish() })
+            channel: channel, epoch: epoch, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })
         let owner = Identity(subject: channel.subject)
         let subscription = try await hub.subscribe(
             channel.filter, subscriber: feed, principal: channel.subject, admits: access.eventAdmission(for: channel.filter, identity: owner))
-        defer { subscription.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await message in stream { try await outbound.write(.text(message)) }
+        let ending = channel.endAt.map { endAt in
+            Task {
+                try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
+                outbox.finish()
             }
-            if let endAt = channel.endAt {
-                group.addTask {
-                    try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
-                    continuation.finish()
-                }
-            }
-            group.addTask {
-                // Nothing is expected from the client; reading notices when it goes away.
-                for try await _ in inbound.messages(maxSize: 4096) {}
-                continuation.finish()
-            }
-            try await group.next()
-            group.cancelAll()
         }
+        defer {
+            ending?.cancel()
+            subscription.cancel()
+        }
+        // Nothing is expected from the client; reading notices when it goes away.
+        try await outbox.serve(inbound: inbound, outbound: outbound, maximumMessageBytes: 4096, logger: logger, handle: { _ in })
     }
 }
