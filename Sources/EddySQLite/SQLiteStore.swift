@@ -200,58 +200,35 @@ public final class SQLiteStore: ResourceStore {
     // MARK: - Inside the writer
 
     private static func apply(_ mutation: Mutation, in db: Database, epoch: String) throws -> CommitOutcome {
-        var path = mutation.path
-        var current: Row? = nil
-        if case .append = mutation.operation {
-            // The child's id is the sequence number its creation event will get.
-            let next = try nextSequence(db)
-            path = try path.child(ResourceID.make(from: next))
-        } else {
-            current = try Row.fetchOne(
-                db, sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?", arguments: [path.description])
+        let sequence = try nextSequence(db)
+        let path = try mutation.targetPath(nextSequence: sequence)
+        let current = try Row.fetchOne(
+            db, sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?", arguments: [path.description]
+        ).map { row in
+            StoredRow(
+                value: row["value"], version: UInt64(row["version"] as Int64), createdSequence: UInt64(row["created_seq"] as Int64),
+                createdAt: row["created_at"])
         }
-        let currentValue: String? = current?["value"]
-        let currentETag = currentValue == nil ? nil : ETag(epoch: epoch, version: UInt64(current!["version"] as Int64))
-        guard mutation.preconditionsHold(currentETag: currentETag) else {
-            return .preconditionFailed(current: currentETag)
-        }
-
-        let kind: ChangeKind
-        let newValue: String?
-        switch mutation.operation {
-        case .put(let value), .append(let value):
-            kind = currentValue == nil ? .created : .updated
-            newValue = value.text
-        case .patch(let patch):
-            guard let currentValue else { return .notFound }
-            let merged = try JSONValue(parsing: currentValue).merging(patch: patch)
-            guard case .object = merged else { return .notAnObject }
-            kind = .updated
-            newValue = merged.text
-        case .delete:
-            guard currentValue != nil else { return .notFound }
-            kind = .deleted
-            newValue = nil
-        }
-
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let parent = path.parent?.description ?? ""
-        try db.execute(
-            sql: "INSERT INTO events(path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?)",
-            arguments: [path.description, parent, kind.rawValue, now, newValue])
-        let sequence = UInt64(db.lastInsertedRowID)
-        let createdSequence = kind == .created ? Int64(sequence) : (current?["created_seq"] as Int64? ?? Int64(sequence))
-        let createdAt = kind == .created ? (mutation.createdAt ?? now) : (current?["created_at"] as Int64? ?? now)
-        try db.execute(
-            sql: """
-                INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(path) DO UPDATE SET value = excluded.value, version = excluded.version,
-                    created_seq = excluded.created_seq, updated_at = excluded.updated_at, created_at = excluded.created_at
-                """,
-            arguments: [path.description, parent, newValue, Int64(sequence), createdSequence, now, createdAt])
-        let event = ChangeEvent(
-            sequence: sequence, path: path, kind: kind, etag: ETag(epoch: epoch, version: sequence), timestamp: now, value: newValue)
-        return .committed(event, created: kind == .created)
+        switch try mutation.plan(target: path, current: current, sequence: sequence, now: now, epoch: epoch) {
+        case .refuse(let outcome):
+            return outcome
+        case .write(let write):
+            let parent = path.parent?.description ?? ""
+            try db.execute(
+                sql: "INSERT INTO events(seq, path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [Int64(sequence), path.description, parent, write.kind.rawValue, now, write.value])
+            try db.execute(
+                sql: """
+                    INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(path) DO UPDATE SET value = excluded.value, version = excluded.version,
+                        created_seq = excluded.created_seq, updated_at = excluded.updated_at, created_at = excluded.created_at
+                    """,
+                arguments: [
+                    path.description, parent, write.value, Int64(sequence), Int64(write.createdSequence), now, write.createdAt,
+                ])
+            return write.outcome(epoch: epoch)
+        }
     }
 
     private static func nextSequence(_ db: Database) throws -> UInt64 {
