@@ -1,6 +1,6 @@
 /// The store seam: every backend (embedded SQLite, PostgreSQL) implements this, and nothing
 /// above it knows which one runs.
-public protocol ResourceStore: RegistrationStore {
+public protocol ResourceStore: RegistrationStore, LeaseStore {
     /// A random id of this log, fixed when it is created. Resume tokens and ETags carry it so
     /// that a token from another (or a reset) log is recognised instead of misread.
     var epoch: String { get }
@@ -109,4 +109,15 @@ public protocol RegistrationStore: Sendable {
     func registration(id: String) async throws -> StoredRegistration?
     /// Records that events up to `cursor` were handled (never moves backwards).
     func advanceRegistration(id: String, to cursor: SequenceNumber) async throws
+}
+
+/// Work that must happen on one node at a time (webhook deliveries, retention) is guarded by a
+/// lease kept in the store: whoever holds it does the work, and when a node dies its lease
+/// runs out and another node takes over.
+public protocol LeaseStore: Sendable {
+    /// Takes the lease `name` for `holder`, or renews it when `holder` already has it, for
+    /// `seconds`. Returns false while another holder's lease is still running.
+    func acquireLease(_ name: String, holder: String, seconds: Double) async throws -> Bool
+    /// Gives the lease up early (a clean shutdown), so another node need not wait for it to run out.
+    func releaseLease(_ name: String, holder: String) async throws
 }

@@ -59,6 +59,16 @@ enum SQLiteSchema {
                     CREATE INDEX resources_live_by_time ON resources(parent, created_at) WHERE value IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v4: leases") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE leases (
+                        name TEXT PRIMARY KEY,
+                        holder TEXT NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }
