@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libsecp256k1 from Debian (libsecp256k1-dev, with its recovery module).
@@ -62,11 +63,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The cluster store: several nodes share one PostgreSQL database; LISTEN/NOTIFY carries
+        // sequence numbers between them.
+        .target(
+            name: "EddyPostgres",
+            dependencies: [
+                "EddyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "EddyServer",
             dependencies: [
                 "EddyCore",
                 "EddySQLite",
+                "EddyPostgres",
                 "ConcrntCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -109,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyCoreTests",
-            dependencies: ["EddyCore", "EddySQLite"],
+            dependencies: ["EddyCore", "EddySQLite", "EddyPostgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -120,6 +134,8 @@ let package = Package(
                 // The eddy executable is started as a child process by the durability tests.
                 "eddy",
                 "ConcrntCrypto",
+                "EddyPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,0 +1,150 @@
+import EddyCore
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Group commit for the cluster store: writes that queue up while a transaction runs commit
+/// together in the next one. Each transaction first locks the `log_state` row, so transactions
+/// from all nodes commit one after another and sequence numbers become visible in order: a
+/// reader that sees event N has already been able to see every event before it.
+final class PostgresWriter: Sendable {
+    private struct Pending {
+        let mutation: Mutation
+        let continuation: CheckedContinuation<CommitOutcome, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var draining = false
+    }
+
+    private let client: PostgresClient
+    private let channel: String
+    private let epoch: String
+    private let follower: LogFollower
+    private let logger: Logger
+    private let maximumBatch: Int
+    private let state = Mutex(State())
+
+    init(client: PostgresClient, channel: String, epoch: String, follower: LogFollower, logger: Logger, maximumBatch: Int = 256) {
+        self.client = client
+        self.channel = channel
+        self.epoch = epoch
+        self.follower = follower
+        self.logger = logger
+        self.maximumBatch = maximumBatch
+    }
+
+    func commit(_ mutation: Mutation) async throws -> CommitOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let startDrain = state.withLock { state in
+                state.queue.append(Pending(mutation: mutation, continuation: continuation))
+                guard !state.draining else { return false }
+                state.draining = true
+                return true
+            }
+            if startDrain { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch: [Pending] = state.withLock { state in
+                let taken = Array(state.queue.prefix(maximumBatch))
+                state.queue.removeFirst(taken.count)
+                if taken.isEmpty { state.draining = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            await write(batch)
+        }
+    }
+
+    private func write(_ batch: [Pending]) async {
+        let mutations = batch.map(\.mutation)
+        let epoch = self.epoch
+        let channel = self.channel
+        let logger = self.logger
+        do {
+            let (results, head) = try await client.withTransaction(logger: logger) { connection in
+                try await Self.apply(mutations, on: connection, epoch: epoch, channel: channel, logger: logger)
+            }
+            // Acknowledge once this node's hub has the events: a client that wrote and then
+            // subscribes here sees its own write in order, as with the embedded store.
+            await follower.waitUntilPublished(head)
+            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+        } catch {
+            logger.error("write transaction failed", metadata: ["error": "\(String(reflecting: error))", "writes": "\(batch.count)"])
+            for pending in batch { pending.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// Runs inside the transaction. A write refused by its own content (a failed precondition,
+    /// a bad patch) answers only that write; a database error fails the transaction.
+    private static func apply(
+        _ mutations: [Mutation], on connection: PostgresConnection, epoch: String, channel: String, logger: Logger
+    ) async throws -> ([Result<CommitOutcome, any Error>], SequenceNumber) {
+        let locked = try await connection.query("SELECT head FROM log_state WHERE id = 1 FOR UPDATE", logger: logger).collect()
+        guard let start = try locked.first?.decode(Int64.self) else { throw PostgresStoreError("log_state is empty") }
+        var head = UInt64(start)
+        var results: [Result<CommitOutcome, any Error>] = []
+        for mutation in mutations {
+            let sequence = head + 1
+            let path: ResourcePath
+            do {
+                path = try mutation.targetPath(nextSequence: sequence)
+            } catch {
+                results.append(.failure(error))
+                continue
+            }
+            let rows = try await connection.query(
+                "SELECT value, version, created_seq, created_at FROM resources WHERE path = \(path.description)", logger: logger
+            ).collect()
+            let current = try rows.first.map { row in
+                let (value, version, createdSeq, createdAt) = try row.decode((String?, Int64, Int64, Int64).self)
+                return StoredRow(value: value, version: UInt64(version), createdSequence: UInt64(createdSeq), createdAt: createdAt)
+            }
+            let plan: MutationPlan
+            do {
+                plan = try mutation.plan(
+                    target: path, current: current, sequence: sequence, now: Int64(Date().timeIntervalSince1970 * 1000), epoch: epoch)
+            } catch {
+                results.append(.failure(error))
+                continue
+            }
+            switch plan {
+            case .refuse(let outcome):
+                results.append(.success(outcome))
+            case .write(let write):
+                try await insert(write, on: connection, logger: logger)
+                head = sequence
+                results.append(.success(write.outcome(epoch: epoch)))
+            }
+        }
+        if head > UInt64(start) {
+            // NOTIFY is delivered at commit, and only if the transaction commits.
+            try await connection.query(
+                "WITH moved AS (UPDATE log_state SET head = \(Int64(head)) WHERE id = 1) SELECT pg_notify(\(channel), \(String(head)))",
+                logger: logger)
+        }
+        return (results, head)
+    }
+
+    private static func insert(_ write: MutationPlan.Write, on connection: PostgresConnection, logger: Logger) async throws {
+        let sequence = Int64(write.sequence)
+        let path = write.path.description
+        let parent = write.path.parent?.description ?? ""
+        try await connection.query(
+            """
+            WITH logged AS (
+                INSERT INTO events(seq, path, parent, kind, time, value)
+                VALUES (\(sequence), \(path), \(parent), \(write.kind.rawValue), \(write.time), \(write.value))
+            )
+            INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at)
+            VALUES (\(path), \(parent), \(write.value), \(sequence), \(Int64(write.createdSequence)), \(write.time), \(write.createdAt))
+            ON CONFLICT (path) DO UPDATE SET value = excluded.value, version = excluded.version,
+                created_seq = excluded.created_seq, updated_at = excluded.updated_at, created_at = excluded.created_at
+            """, logger: logger)
+    }
+}
