@@ -1,4 +1,5 @@
 import EddyCore
+import EddyPostgres
 import EddySQLite
 import ConcrntCrypto
 import Foundation
@@ -22,14 +23,25 @@ public struct EddyServer: Sendable {
     public let connections: ConnectionLimiter
     /// The server's own Concrnt identity; its `ccs1…` id is the csid.
     public let serverKey: SigningKey
+    /// This node's name among the nodes sharing the store: a process may only be replaced by
+    /// itself on the embedded store, so there it is fixed, and a restart keeps its leases.
+    public var nodeID: String { (store as? PostgresStore)?.nodeID ?? "embedded" }
     let logger: Logger
 
-    /// Opens the embedded SQLite store in the configured data directory.
+    /// Opens the configured store: PostgreSQL when a store URL is set, else the embedded SQLite
+    /// store in the data directory.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "eddy")) async throws {
         try Self.checkSafeToServe(configuration)
-        var sqlite = SQLiteStore.Configuration()
-        sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
-        let store = try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
+        let store: any ResourceStore
+        if let url = configuration.storeURL {
+            let location: PostgresLocation
+            do { location = try PostgresLocation(url: url) } catch { throw ConfigurationError("--store: \(error)") }
+            store = try await PostgresStore.open(location, logger: logger)
+        } else {
+            var sqlite = SQLiteStore.Configuration()
+            sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
+            store = try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
+        }
         try await self.init(configuration: configuration, store: store, logger: logger)
     }
 
@@ -74,10 +86,11 @@ public struct EddyServer: Sendable {
     /// stops accepting, streams end, in-flight requests drain, and then the store closes.
     public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let outbound = OutboundGuard(allowed: configuration.allowOutbound)
+        let lease = Lease(holder: nodeID, seconds: configuration.leaseSeconds)
         let webhooks = Webhooks(
-            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
+            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, lease: lease, logger: logger)
         let solidChannels = SolidChannels(
-            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, logger: logger)
+            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, lease: lease, logger: logger)
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents,
             ticker: KeepAliveTicker(intervalSeconds: configuration.keepAliveSeconds))
@@ -113,7 +126,8 @@ public struct EddyServer: Sendable {
             services: [
                 StoreLifecycle(store: store, hub: hub, logger: logger),
                 RetentionService(
-                    store: store, policy: configuration.retention, intervalSeconds: configuration.retentionIntervalSeconds, logger: logger),
+                    store: store, policy: configuration.retention, intervalSeconds: configuration.retentionIntervalSeconds, holder: nodeID,
+                    logger: logger),
                 PolicyReloader(server: self),
                 webhooks,
                 solidChannels,
@@ -232,6 +246,8 @@ struct RetentionService: Service {
     let store: any ResourceStore
     let policy: RetentionPolicy
     let intervalSeconds: Int
+    /// Only the node holding the retention lease trims a shared log.
+    let holder: String
     let logger: Logger
 
     func run() async throws {
@@ -242,6 +258,7 @@ struct RetentionService: Service {
                 return
             }
             do {
+                guard try await store.acquireLease("retention", holder: holder, seconds: Double(intervalSeconds) * 2.5) else { continue }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 let removed = try await store.applyRetention(policy, now: now)
                 if removed > 0 { logger.info("retention dropped events", metadata: ["count": "\(removed)"]) }

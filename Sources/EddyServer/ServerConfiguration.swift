@@ -6,6 +6,12 @@ public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     public var dataDirectory: URL = URL(fileURLWithPath: "eddy-data")
+    /// `postgres://…` runs on the shared cluster store instead of the embedded one in
+    /// `dataDirectory`; several nodes may share it.
+    public var storeURL: String?
+    /// Seconds a node holds the lease for work done once across nodes (webhook deliveries,
+    /// retention) without renewing it; a dead node's work moves on after this long.
+    public var leaseSeconds: Double = 10
     /// The largest request body accepted, in bytes (413 beyond it).
     public var maximumBodyBytes: Int = 1 << 20
     /// `GET /coll/` returns this many items unless `?max=` asks for another number…

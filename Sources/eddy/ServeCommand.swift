@@ -25,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder holding the embedded store; created if missing (EDDY_DATA).")
     var data: String = environment("DATA") ?? "./eddy-data"
 
+    @Option(help: "postgres://user[:password]@host[:port]/database[?schema=eddy]: share one PostgreSQL database between several nodes instead of the embedded store (EDDY_STORE).")
+    var store: String? = environment("STORE")
+
+    @Option(help: "Seconds a node holds the lease for work done once across nodes: webhooks, retention (EDDY_LEASE_SECONDS).")
+    var leaseSeconds: Double = environment("LEASE_SECONDS").flatMap(Double.init) ?? 10
+
     @Option(help: "Largest accepted request body in bytes (EDDY_MAX_BODY_BYTES).")
     var maxBodyBytes: Int = environment("MAX_BODY_BYTES").flatMap(Int.init) ?? 1 << 20
 
@@ -128,6 +134,10 @@ struct ServeCommand: AsyncParsableCommand {
         for block in allowOutbound where CIDR(block) == nil {
             throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
         }
+        guard leaseSeconds >= 1 else { throw ValidationError("--lease-seconds must be at least 1") }
+        if let store, !store.hasPrefix("postgres://"), !store.hasPrefix("postgresql://") {
+            throw ValidationError("--store must be a postgres:// URL (leave it out for the embedded store in --data)")
+        }
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync must be full or normal") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -140,6 +150,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.dataDirectory = URL(fileURLWithPath: data)
+        configuration.storeURL = store
+        configuration.leaseSeconds = leaseSeconds
         configuration.maximumBodyBytes = maxBodyBytes
         configuration.maximumListLimit = maxList
         configuration.retention = .init(maximumEvents: retainEvents, maximumAgeSeconds: retainSeconds)

@@ -50,24 +50,49 @@ final class Webhooks: Service, Sendable {
     private let access: AccessController
     private let logger: Logger
     private let workers: DeliveryWorkers
+    private let duty: LeasedDuty
+    private let sync = RegistrationSync()
 
-    init(store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
+    init(
+        store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, lease: Lease,
+        logger: Logger
+    ) {
         self.store = store
         self.access = access
         self.logger = logger
         workers = DeliveryWorkers(store: store, hub: hub, outbound: outbound, policy: policy, logger: logger)
+        duty = LeasedDuty(store: store, name: "deliveries:" + Self.kind, holder: lease.holder, seconds: lease.seconds, logger: logger)
     }
 
+    /// Deliveries run on the one node holding the lease, so each is made once however many
+    /// nodes share the store.
     func run() async throws {
-        for stored in try await store.registrations(kind: Self.kind) {
-            guard let registration = Registration(payload: stored.payload) else {
-                logger.error("unreadable webhook registration skipped", metadata: ["id": "\(stored.id)"])
+        let sync = self.sync
+        await cancelWhenGracefulShutdown {
+            await self.duty.run {
+                await sync.serve(reconcile: { await self.reconcile() }, stopAll: { await self.workers.stopAll() })
+            }
+        }
+        try await workers.shutdown()
+    }
+
+    /// Starts a worker for each stored registration without one, stops those whose registration is gone.
+    private func reconcile() async {
+        let stored: [StoredRegistration]
+        do { stored = try await store.registrations(kind: Self.kind) } catch {
+            if Task.isCancelled { return }
+            logger.error("cannot read webhook registrations", metadata: ["error": "\(error)"])
+            return
+        }
+        let running = workers.ids
+        for gone in running.subtracting(stored.map(\.id)) { await workers.stop(id: gone) }
+        for registration in stored where !running.contains(registration.id) {
+            guard let parsed = Registration(payload: registration.payload) else {
+                logger.error("unreadable webhook registration skipped", metadata: ["id": "\(registration.id)"])
                 continue
             }
-            startWorker(for: registration, subject: stored.subject, cursor: stored.cursor)
+            startWorker(for: parsed, subject: registration.subject, cursor: registration.cursor)
         }
-        try? await gracefulShutdown()
-        try await workers.shutdown()
     }
 
     func register(_ registration: Registration, subject: String?, limitPerSubject: Int) async throws -> Bool {
@@ -83,13 +108,14 @@ final class Webhooks: Service, Sendable {
         if let existing { cursor = existing.cursor } else { cursor = try await store.headSequence() }
         try await store.saveRegistration(
             StoredRegistration(id: registration.id, kind: Self.kind, subject: subject, payload: registration.payload, cursor: cursor))
-        if existing == nil { startWorker(for: registration, subject: subject, cursor: cursor) }
+        if existing == nil { sync.poke() }
         return existing == nil
     }
 
     func unregister(id: String) async throws -> Bool {
+        let existed = try await store.deleteRegistration(id: id)
         await workers.stop(id: id)
-        return try await store.deleteRegistration(id: id)
+        return existed
     }
 
     func registrations(at path: ResourcePath, mode: Mode) async throws -> [(Registration, String?)] {

@@ -72,6 +72,12 @@ final class DeliveryWorker: Sendable {
         task.withLock { $0 = work }
     }
 
+    /// Makes one delivery and ends; the cursor is not touched.
+    func deliverOnly(_ request: OutboundRequest) {
+        let work = Task { await self.deliver(request, sequence: 0) }
+        task.withLock { $0 = work }
+    }
+
     /// Stops after the delivery in flight; returns once the worker has ended.
     func stop() async {
         let running = task.withLock { $0 }

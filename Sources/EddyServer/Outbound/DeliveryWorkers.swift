@@ -38,9 +38,31 @@ final class DeliveryWorkers: Sendable {
         await workers.withLock { $0.removeValue(forKey: id) }?.stop()
     }
 
+    /// The registrations served right now.
+    var ids: Set<String> { workers.withLock { Set($0.keys) } }
+
+    /// Stops every worker after its delivery in flight (the lease that let them run is gone).
+    func stopAll() async {
+        let stopping = workers.withLock { table in
+            let all = Array(table.values)
+            table.removeAll()
+            return all
+        }
+        for worker in stopping { await worker.stop() }
+    }
+
+    /// Sends one request outside any worker's order (a channel's first notification, made by
+    /// the node that created the channel).
+    func deliverOnce(id: String, request: OutboundRequest) {
+        let worker = DeliveryWorker(
+            registrationID: id, route: .init(filter: .value(.root), mayDeliver: { _ in false }, request: { _, _ in nil }), store: store, hub: hub,
+            client: client, outbound: outbound, policy: policy, logger: logger)
+        worker.deliverOnly(request)
+    }
+
     /// Stops every worker after its delivery in flight, then the client.
     func shutdown() async throws {
-        for worker in workers.withLock({ Array($0.values) }) { await worker.stop() }
+        await stopAll()
         try await client.shutdown()
     }
 }

@@ -13,14 +13,26 @@ final class SolidChannels: Service, Sendable {
     let outboundGuard: OutboundGuard
     private let byToken = Mutex<[String: SolidChannel]>([:])
     private let workers: DeliveryWorkers
+    private let duty: LeasedDuty
+    private let sync = RegistrationSync()
+    private let logger: Logger
+    /// First notifications of webhook channels made here, for the worker to send before any event.
+    private let initials = Mutex<[String: OutboundRequest]>([:])
 
-    init(store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
+    init(
+        store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, lease: Lease,
+        logger: Logger
+    ) {
         self.store = store
         self.access = access
         self.outboundGuard = outbound
+        self.logger = logger
         workers = DeliveryWorkers(store: store, hub: hub, outbound: outbound, policy: policy, logger: logger)
+        duty = LeasedDuty(store: store, name: "deliveries:" + SolidChannel.kind, holder: lease.holder, seconds: lease.seconds, logger: logger)
     }
 
+    /// Webhook channels are served by the one node holding the lease; the other channel types
+    /// by whichever node their receiver connects to.
     func run() async throws {
         for stored in try await store.registrations(kind: SolidChannel.kind) {
             guard let channel = SolidChannel(stored: stored) else { continue }
@@ -28,11 +40,44 @@ final class SolidChannels: Service, Sendable {
                 _ = try? await store.deleteRegistration(id: channel.id)
                 continue
             }
-            byToken.withLock { $0[channel.token] = channel }
-            if channel.type == .webhook2023 { startWebhook(channel, cursor: stored.cursor, initial: nil) }
+            remember(channel)
         }
-        try? await gracefulShutdown()
+        let sync = self.sync
+        await cancelWhenGracefulShutdown {
+            await self.duty.run {
+                await sync.serve(reconcile: { await self.reconcileWebhooks() }, stopAll: { await self.workers.stopAll() })
+            }
+        }
         try await workers.shutdown()
+    }
+
+    private func reconcileWebhooks() async {
+        let stored: [StoredRegistration]
+        do { stored = try await store.registrations(kind: SolidChannel.kind) } catch {
+            if Task.isCancelled { return }
+            logger.error("cannot read notification channels", metadata: ["error": "\(error)"])
+            return
+        }
+        let running = workers.ids
+        for gone in running.subtracting(stored.map(\.id)) { await workers.stop(id: gone) }
+        for registration in stored where !running.contains(registration.id) {
+            guard let channel = SolidChannel(stored: registration), channel.type == .webhook2023 else { continue }
+            if channel.hasEnded() {
+                _ = try? await delete(id: channel.id)
+                continue
+            }
+            startWebhook(channel, cursor: registration.cursor)
+        }
+    }
+
+    private func remember(_ channel: SolidChannel) {
+        byToken.withLock { $0[channel.token] = channel }
+        if let endAt = channel.endAt {
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
+                _ = try? await self?.delete(id: channel.id)
+            }
+        }
     }
 
     func create(_ channel: SolidChannel, limitPerSubject: Int) async throws {
@@ -45,16 +90,34 @@ final class SolidChannels: Service, Sendable {
             StoredRegistration(
                 id: channel.id, kind: SolidChannel.kind, subject: channel.subject, payload: channel.payload, cursor: cursor,
                 expiresAt: channel.endAt.map { Int64($0.timeIntervalSince1970 * 1000) }))
-        byToken.withLock { $0[channel.token] = channel }
+        remember(channel)
         if channel.type == .webhook2023 {
-            let initial = try await stateNotification(for: channel)
-            startWebhook(channel, cursor: cursor, initial: initial)
+            if let initial = try await stateNotification(for: channel), let sendTo = channel.sendTo.flatMap(URL.init(string:)) {
+                let request = OutboundRequest(url: sendTo, headers: Self.webhookHeaders, body: initial)
+                // The holder sends it ahead of the events; elsewhere it goes at once, on its own.
+                if sync.isHeld {
+                    initials.withLock { $0[channel.id] = request }
+                } else {
+                    workers.deliverOnce(id: channel.id, request: request)
+                }
+            }
+            sync.poke()
         }
     }
 
-    /// The channel a capability names, while it is open.
+    /// The channel a capability names, while it is open. Another node sharing the store may
+    /// have made or deleted it, so the store has the last word.
     func channel(token: String) async -> SolidChannel? {
-        guard let channel = byToken.withLock({ $0[token] }) else { return nil }
+        var known = byToken.withLock({ $0[token] })
+        if known == nil {
+            let stored = (try? await store.registrations(kind: SolidChannel.kind)) ?? []
+            known = stored.lazy.compactMap(SolidChannel.init(stored:)).first { $0.token == token }
+            if let known { remember(known) }
+        } else if let id = known?.id, (try? await store.registration(id: id)) == nil {
+            byToken.withLock { table in table = table.filter { $0.value.id != id } }
+            return nil
+        }
+        guard let channel = known else { return nil }
         if channel.hasEnded() {
             _ = try? await delete(id: channel.id)
             return nil
@@ -62,14 +125,17 @@ final class SolidChannels: Service, Sendable {
         return channel
     }
 
-    func channel(id: String) -> SolidChannel? {
-        byToken.withLock { $0.values.first { $0.id == id } }
+    func channel(id: String) async -> SolidChannel? {
+        if let known = byToken.withLock({ $0.values.first { $0.id == id } }) { return await channel(token: known.token) }
+        guard let stored = try? await store.registration(id: id), let channel = SolidChannel(stored: stored) else { return nil }
+        return await self.channel(token: channel.token)
     }
 
     func delete(id: String) async throws -> Bool {
         byToken.withLock { table in table = table.filter { $0.value.id != id } }
+        let existed = try await store.deleteRegistration(id: id)
         await workers.stop(id: id)
-        return try await store.deleteRegistration(id: id)
+        return existed
     }
 
     /// When the client's `state` differs from the topic's: the one notification sent at once.
@@ -87,12 +153,14 @@ final class SolidChannels: Service, Sendable {
         return SolidNotification.current(channel: channel, state: current, at: Date())
     }
 
-    private func startWebhook(_ channel: SolidChannel, cursor: SequenceNumber, initial: String?) {
+    private static let webhookHeaders = [("Content-Type", "application/ld+json")]
+
+    private func startWebhook(_ channel: SolidChannel, cursor: SequenceNumber) {
         guard let sendTo = channel.sendTo.flatMap(URL.init(string:)) else { return }
         let identity = Identity(subject: channel.subject)
         let access = self.access
         let epoch = store.epoch
-        let headers = [("Content-Type", "application/ld+json")]
+        let headers = Self.webhookHeaders
         let route = DeliveryWorker.Route(
             filter: channel.filter,
             mayDeliver: { path in access.allows(identity, to: .read, at: path) && !channel.hasEnded() && (channel.startAt.map { Date() >= $0 } ?? true) },
@@ -100,12 +168,6 @@ final class SolidChannels: Service, Sendable {
                 SolidNotification.make(for: event, channel: channel, epoch: epoch).map { OutboundRequest(url: sendTo, headers: headers, body: $0) }
             },
             minimumInterval: channel.rateSeconds)
-        workers.start(id: channel.id, route: route, from: cursor, initial: initial.map { OutboundRequest(url: sendTo, headers: headers, body: $0) })
-        if let endAt = channel.endAt {
-            Task { [weak self] in
-                try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
-                _ = try? await self?.delete(id: channel.id)
-            }
-        }
+        workers.start(id: channel.id, route: route, from: cursor, initial: initials.withLock { $0.removeValue(forKey: channel.id) })
     }
 }

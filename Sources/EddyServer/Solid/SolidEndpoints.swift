@@ -113,7 +113,7 @@ struct SolidEndpoints: Sendable {
 
     func channelResource(_ request: Request, exchange: Exchange) async throws -> Response {
         let id = exchange.baseURL + request.uri.path
-        guard let channel = channels.channel(id: id) else { throw Problem.notFound("the channel \(id)") }
+        guard let channel = await channels.channel(id: id) else { throw Problem.notFound("the channel \(id)") }
         switch request.method {
         case .get, .head:
             guard channel.subject == nil || channel.subject == exchange.identity.subject else {
