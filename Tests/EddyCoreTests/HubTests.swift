@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct HubTests {
     @Test func resumingSubscriberGetsEveryEventAfterNExactlyOnceWhileWritesStream() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let hub = Hub(store: fixture.store, configuration: .init(replayBufferLimit: 10_000, replayPageSize: 7))
         fixture.store.setCommitListener { hub.publish($0) }
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func liveSubscriberSeesOnlyItsOwnFilter() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let hub = Hub(store: fixture.store)
         fixture.store.setCommitListener { hub.publish($0) }
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func slowSubscriberIsDroppedWithoutDelayingAFastOne() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let hub = Hub(store: fixture.store)
         fixture.store.setCommitListener { hub.publish($0) }
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func resumingFromADroppedPositionFailsClearly() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let hub = Hub(store: fixture.store)
         for index in 0..<5 { try await fixture.put("/t/\(index)", "{}") }

@@ -3,9 +3,9 @@ import EddySQLite
 import Foundation
 import Testing
 
-@Suite struct SQLiteStoreTests {
+@Suite struct StoreTests {
     @Test func logsOneEventPerMutationInOrder() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let store = fixture.store
         let a = try ResourcePath(parsing: "/c/a")
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func readsEventsByPathChildrenAndSubtree() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         for path in ["/a/x", "/a/y", "/a/sub/z", "/ab/q", "/b"] {
             try await fixture.put(path, "{}")
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func preconditionsAreCheckedInsideTheTransaction() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let path = try ResourcePath(parsing: "/p")
         let first = try await fixture.put("/p", "{}")
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func retentionMakesOldPositionsDetectable() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         for index in 0..<10 { try await fixture.put("/r/\(index)", "{}") }
         let removed = try await fixture.store.applyRetention(.init(maximumEvents: 4, maximumAgeSeconds: 3600), now: 0)
@@ -73,11 +73,11 @@ import Testing
     }
 
     @Test func reopeningKeepsEpochAndData() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         try await fixture.put("/k", #"{"a":1}"#)
         let epoch = fixture.store.epoch
         try await fixture.store.close()
-        let reopened = try SQLiteStore(directory: fixture.directory)
+        let reopened = try await fixture.reopen()
         #expect(reopened.epoch == epoch)
         #expect(try await reopened.resource(at: try ResourcePath(parsing: "/k"))?.value == #"{"a":1}"#)
         try await reopened.close()
@@ -87,7 +87,7 @@ import Testing
 
 @Suite struct GroupCommitTests {
     @Test func concurrentWritesCommitTogetherAndPublishInSequenceOrder() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         let published = PublishedSequences()
         fixture.store.setCommitListener { events in published.append(events.map(\.sequence)) }
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func aFailingPreconditionDoesNotDisturbItsBatch() async throws {
-        let fixture = try StoreFixture()
+        let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         try await fixture.put("/p", "{}")
         let stale = ETagCondition.tags([ETag(opaque: "stale")])

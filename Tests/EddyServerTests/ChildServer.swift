@@ -26,7 +26,8 @@ final class ChildServer: @unchecked Sendable {
         outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-child-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         process.executableURL = try Self.executable
-        process.arguments = ["serve", "--port", "0", "--data", dataDirectory.path] + arguments
+        let store = TestStore.url(for: dataDirectory).map { ["--store", $0] } ?? []
+        process.arguments = ["serve", "--port", "0", "--data", dataDirectory.path] + store + arguments
         let output = try FileHandle(forWritingTo: outputFile)
         process.standardOutput = output
         process.standardError = output

@@ -25,6 +25,7 @@ final class TestServer: Sendable {
         configuration.writesPerSecond = 100_000
         configuration.writeBurst = 100_000
         configure(&configuration)
+        if configuration.storeURL == nil { configuration.storeURL = TestStore.url(for: configuration.dataDirectory) }
         var logger = Logger(label: "eddy-test")
         logger.logLevel = .warning
         let server = try await EddyServer(configuration: configuration, logger: logger)

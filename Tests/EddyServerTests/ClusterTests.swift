@@ -1,0 +1,287 @@
+import EddyCore
+import EddyPostgres
+@testable import EddyServer
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// Two nodes on one PostgreSQL schema. Runs wherever `EDDY_TEST_POSTGRES` names a database;
+/// under CI it must (the check fails without it).
+@Suite(.enabled(if: TestStore.postgresBase != nil || ProcessInfo.processInfo.environment["CI"] == "true"))
+struct ClusterTests {
+    struct Nodes {
+        let a: TestServer
+        let b: TestServer
+        let storeURL: String
+    }
+
+    static func withTwoNodes(configure: @escaping (inout ServerConfiguration) -> Void = { _ in }, _ body: (Nodes) async throws -> Void) async throws {
+        let base = try #require(TestStore.postgresBase, "CI runs the cluster tests: set EDDY_TEST_POSTGRES")
+        let url = TestStore.url(base: base, schema: TestStore.schemaName("c_" + UUID().uuidString))
+        let setUp = { (configuration: inout ServerConfiguration) in
+            configuration.storeURL = url
+            configuration.leaseSeconds = 2
+            configure(&configuration)
+        }
+        let a = try await TestServer.start(configure: setUp)
+        let b: TestServer
+        do { b = try await TestServer.start(configure: setUp) } catch {
+            await a.stop()
+            throw error
+        }
+        do {
+            try await body(Nodes(a: a, b: b, storeURL: url))
+        } catch {
+            await b.stop()
+            await a.stop()
+            throw error
+        }
+        await b.stop()
+        await a.stop()
+    }
+
+    /// Opens `/.eddy/events` on `server` and collects its events in the background.
+    final class EventCollector: Sendable {
+        final class Events: Sendable {
+            let list = Mutex<[SSEReader.Event]>([])
+            var count: Int { list.withLock { $0.count } }
+        }
+        let events = Events()
+        private let task: Task<Void, Never>
+
+        init(_ server: TestServer, path: String, lastEventID: String? = nil) async throws {
+            let before = server.server.hub.subscriberCount
+            let reader = try await SSEReader.open(
+                server.baseURL + "/.eddy/events?path=" + path, headers: lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
+            let events = self.events
+            task = Task {
+                var reader = reader
+                while let event = try? await reader.next() { events.list.withLock { $0.append(event) } }
+            }
+            try await ClusterTests.subscribed(server, beyond: before)
+        }
+
+        /// The first `count` events, once they arrived.
+        func first(_ count: Int, within seconds: Double = 15) async throws -> [SSEReader.Event] {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            while true {
+                let seen = events.list.withLock { $0 }
+                if seen.count >= count { return Array(seen.prefix(count)) }
+                guard ContinuousClock.now < deadline else { throw TestFailure("only \(seen.count) of \(count) events arrived") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+
+        func stop() { task.cancel() }
+        deinit { task.cancel() }
+    }
+
+    final class Acknowledged: Sendable {
+        let list = Mutex<[UInt64]>([])
+    }
+
+    /// Waits until `server`'s hub holds more than `count` subscriptions.
+    static func subscribed(_ server: TestServer, beyond count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.server.hub.subscriberCount <= count {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the subscription never arrived") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test func everyProtocolOnOneNodeSeesWritesMadeOnTheOther() async throws {
+        try await Self.withTwoNodes { nodes in
+            let (a, b) = (nodes.a, nodes.b)
+            #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":0}"#).status == 201)
+
+            // Server-sent events on B.
+            let stream = try await EventCollector(b, path: "/shared/")
+            #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":1}"#).status == 200)
+            let streamed = try await stream.first(1)[0]
+            #expect((try JSONValue(parsing: streamed.data))["path"] == .string("/shared/doc"))
+            stream.stop()
+
+            // Long-poll on B.
+            let current = try await b.send(.GET, "/shared/doc")
+            #expect(current.json == .object(["n": .int(1)]), "B reads what A wrote")
+            let etag = try #require(current.header("ETag"))
+            async let polled = b.send(.GET, "/shared/doc", headers: [("If-None-Match", etag), ("Wait", "10")])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":2}"#).status == 200)
+            let answer = try await polled
+            #expect(answer.status == 200)
+            #expect(answer.json == .object(["n": .int(2)]))
+
+            // The multiplex WebSocket on B.
+            let socket = try #require(try await b.send(.GET, "/shared/doc").links["multiplex-ws"])
+            try await SocketScript.run(socket) { send, next in
+                try await send(#"{"id":1,"type":"subscribe","mode":"value","uri":"/shared/doc"}"#)
+                _ = try await next()
+                #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":3}"#).status == 200)
+                var seen = false
+                for _ in 0..<5 where !seen {
+                    let message = try await next()
+                    if message.text.contains(#""n":3"#) { seen = true }
+                }
+                #expect(seen, "the WebSocket on B saw A's write")
+            }
+
+            // A Solid channel on B.
+            let service = try await SolidTests.discoverService(b.baseURL + "/shared/doc", type: "WebSocketChannel2023")
+            let created = try await SolidTests.subscribe(service, type: "WebSocketChannel2023", topic: b.baseURL + "/shared/doc")
+            #expect(created.status == 200)
+            let channel = try #require(created.json)
+            let before = b.server.hub.subscriberCount
+            let reader = try await NotificationReader.connect(channel)
+            try await Self.subscribed(b, beyond: before)
+            #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":4}"#).status == 200)
+            let notification = try await reader.next()
+            #expect(notification["type"] == .string("Update"))
+            reader.stop()
+
+            // Concrnt realtime on B.
+            let alice = Entity()
+            let realtime = b.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
+            let post = alice.signed(alice.document(key: "note"))
+            let raw = try await withTimeout(15) {
+                try await RawSocketText.firstMessage(realtime, send: #"{"action":"subscribe","resources":["cc://\#(alice.ccid)/note"]}"#) {
+                    let committed = try await ConcrntTests.commit(a, post)
+                    #expect(committed.status == 201)
+                }
+            }
+            #expect(raw.contains(#""signed_document":"# + post))
+        }
+    }
+
+    @Test func aStreamResumesOnTheOtherNodeWithExactlyTheMissedEvents() async throws {
+        try await Self.withTwoNodes { nodes in
+            let (a, b) = (nodes.a, nodes.b)
+            let first = try await EventCollector(a, path: "/resume/")
+            for index in 1...2 { _ = try await a.send(.PUT, "/resume/\(index)", json: #"{"i":\#(index)}"#) }
+            let lastID = try #require(try await first.first(2)[1].id)
+            first.stop()
+            // Missed while away: three writes, made on both nodes.
+            _ = try await a.send(.PUT, "/resume/3", json: #"{"i":3}"#)
+            _ = try await b.send(.PUT, "/resume/4", json: #"{"i":4}"#)
+            _ = try await a.send(.PUT, "/resume/5", json: #"{"i":5}"#)
+            let resumed = try await EventCollector(b, path: "/resume/", lastEventID: lastID)
+            let missed = try await resumed.first(3).map { event -> JSONValue? in (try? JSONValue(parsing: event.data))?["path"] }
+            #expect(missed == [.string("/resume/3"), .string("/resume/4"), .string("/resume/5")])
+            _ = try await a.send(.PUT, "/resume/6", json: #"{"i":6}"#)
+            let live = try await resumed.first(4)[3]
+            #expect(live.data.contains("/resume/6"), "the next event is the new write, nothing repeated")
+        }
+    }
+
+    @Test func concurrentWritersOnBothNodesAreSeenOnceInOneOrderEverywhere() async throws {
+        try await Self.withTwoNodes { nodes in
+            let (a, b) = (nodes.a, nodes.b)
+            let readers = [try await EventCollector(a, path: "/busy/"), try await EventCollector(b, path: "/busy/")]
+            let acknowledged = Acknowledged()
+            let stopAt = ContinuousClock.now + .seconds(10)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<20 {
+                    let node = writer % 2 == 0 ? a : b
+                    group.addTask {
+                        var count = 0
+                        while ContinuousClock.now < stopAt {
+                            count += 1
+                            let response = try await node.send(.PUT, "/busy/w\(writer)", json: #"{"n":\#(count)}"#)
+                            guard (200...201).contains(response.status), let tag = response.header("ETag") else {
+                                throw TestFailure("write answered \(response.status)")
+                            }
+                            let digits = tag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).split(separator: "-").last ?? ""
+                            acknowledged.list.withLock { $0.append(UInt64(digits, radix: 36) ?? 0) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let written = acknowledged.list.withLock { $0 }.sorted()
+            #expect(written.count > 100, "the writers made progress: \(written.count) writes")
+            #expect(Set(written).count == written.count, "no sequence number was handed out twice")
+            var seenByNode: [[UInt64]] = []
+            for reader in readers {
+                seenByNode.append(try await reader.first(written.count).map { UInt64($0.id ?? "") ?? 0 })
+                // Nothing beyond the acknowledged writes, either.
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(reader.events.count == written.count)
+                reader.stop()
+            }
+            #expect(seenByNode[0] == written, "node A saw every write once, in sequence order")
+            #expect(seenByNode[1] == written, "node B saw every write once, in sequence order")
+        }
+    }
+
+    @Test func aDroppedListenerConnectionLosesNoEvent() async throws {
+        try await Self.withTwoNodes { nodes in
+            let (a, b) = (nodes.a, nodes.b)
+            let onB = try await EventCollector(b, path: "/steady/")
+            let listener = "eddy-listener-" + b.server.nodeID
+            let location = try PostgresLocation(url: nodes.storeURL)
+            var logger = Logger(label: "cluster-test")
+            logger.logLevel = .error
+            var configuration = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.username, password: location.password,
+                database: location.database, tls: .disable)
+            configuration.options.additionalStartupParameters = [("application_name", "eddy-cluster-test")]
+            let admin = try await PostgresConnection.connect(configuration: configuration, id: 7, logger: logger)
+            func listenerPIDs() async throws -> [Int32] {
+                try await admin.query(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = \(listener)", logger: logger
+                ).collect().map { try $0.decode(Int32.self) }
+            }
+            let original = try await listenerPIDs()
+            #expect(original.count == 1, "node B listens on one connection")
+            for index in 1...40 {
+                _ = try await a.send(.PUT, "/steady/\(index)", json: #"{"i":\#(index)}"#)
+                if index == 15 {
+                    try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = \(listener)", logger: logger)
+                }
+            }
+            let seen = try await onB.first(40).compactMap { (try? JSONValue(parsing: $0.data))?["path"] }
+            #expect(seen == (1...40).map { .string("/steady/\($0)") }, "every write reached node B once, in order")
+            // The listener came back on a new connection.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var current = try await listenerPIDs()
+            while (current.count != 1 || current == original) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                current = try await listenerPIDs()
+            }
+            #expect(current.count == 1 && current != original, "node B listens again after losing its connection")
+            try await admin.close()
+        }
+    }
+
+    @Test func aWebhookIsDeliveredOnceNotOncePerNode() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await Self.withTwoNodes(configure: {
+            $0.allowOutbound = [CIDR("127.0.0.0/8")!]
+            $0.delivery.firstRetrySeconds = 0.05
+        }) { nodes in
+            let (a, b) = (nodes.a, nodes.b)
+            _ = try await a.send(.PUT, "/hooked", json: #"{"n":0}"#)
+            let callbacks = try #require(try await b.send(.GET, "/hooked").links["value-callback"])
+            let form = "callback_uri=" + (receiver.url.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? receiver.url)
+            #expect(try await TestHTTP.send(.POST, callbacks, body: form, contentType: "application/x-www-form-urlencoded").status == 201)
+            for index in 1...6 {
+                let node = index % 2 == 0 ? a : b
+                #expect(try await node.send(.PUT, "/hooked", json: #"{"n":\#(index)}"#).status == 200)
+            }
+            let delivered = try await receiver.waitFor(6)
+            #expect(delivered.map(\.body) == (1...6).map { #"{"n":\#($0)}"# })
+            // Both nodes had time to deliver; only one did.
+            try await Task.sleep(for: .seconds(1.5))
+            #expect(receiver.deliveries.count == 6)
+
+            // The node holding the lease leaves; the other takes the deliveries over.
+            await a.stop()
+            #expect(try await b.send(.PUT, "/hooked", json: #"{"n":7}"#).status == 200)
+            let after = try await receiver.waitFor(7, seconds: 15)
+            #expect(after.last?.body == #"{"n":7}"#)
+        }
+    }
+}
