@@ -78,6 +78,24 @@ struct ClusterTests {
         deinit { task.cancel() }
     }
 
+    /// Who holds a lease right now, read straight from the database.
+    static func leaseHolder(_ name: String, storeURL: String) async throws -> String? {
+        let location = try PostgresLocation(url: storeURL)
+        var logger = Logger(label: "cluster-test")
+        logger.logLevel = .error
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 8, logger: logger)
+        var binds = PostgresBindings()
+        binds.append(name, context: .default)
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT holder FROM \(location.schema).leases WHERE name = $1", binds: binds), logger: logger
+        ).collect()
+        try await connection.close()
+        return try rows.first?.decode(String.self)
+    }
+
     final class Acknowledged: Sendable {
         let list = Mutex<[UInt64]>([])
     }
@@ -283,5 +301,48 @@ struct ClusterTests {
             let after = try await receiver.waitFor(7, seconds: 15)
             #expect(after.last?.body == #"{"n":7}"#)
         }
+    }
+
+    @Test func aNodeKilledMidDeliveryLosesNoDelivery() async throws {
+        let base = try #require(TestStore.postgresBase, "CI runs the cluster tests: set EDDY_TEST_POSTGRES")
+        let url = TestStore.url(base: base, schema: TestStore.schemaName("k_" + UUID().uuidString))
+        // The receiver refuses the first attempts, so the killed node dies with a delivery in flight.
+        let receiver = try await WebhookReceiver.start(failFirst: 3)
+        defer { Task { await receiver.stop() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-killed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let doomed = try ChildServer(
+            dataDirectory: directory, arguments: ["--store", url, "--lease-seconds", "2", "--allow-outbound", "127.0.0.0/8"])
+        try await doomed.start()
+        defer { doomed.signal(SIGKILL) }
+        // Started first, the child holds the delivery lease; the survivor waits for it.
+        let survivor = try await TestServer.start {
+            $0.storeURL = url
+            $0.leaseSeconds = 2
+            $0.allowOutbound = [CIDR("127.0.0.0/8")!]
+            $0.delivery.firstRetrySeconds = 0.05
+        }
+        do {
+            _ = try await survivor.send(.PUT, "/hooked", json: #"{"n":0}"#)
+            let callbacks = try #require(try await survivor.send(.GET, "/hooked").links["value-callback"])
+            let form = "callback_uri=" + (receiver.url.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? receiver.url)
+            #expect(try await TestHTTP.send(.POST, callbacks, body: form, contentType: "application/x-www-form-urlencoded").status == 201)
+            for index in 1...3 { _ = try await survivor.send(.PUT, "/hooked", json: #"{"n":\#(index)}"#) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while receiver.attempts == 0 {
+                guard ContinuousClock.now < deadline else { throw TestFailure("no delivery was attempted") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try await Self.leaseHolder("deliveries:lr-webhook", storeURL: url) != survivor.server.nodeID, "the child delivers")
+            doomed.signal(SIGKILL)
+            _ = try await doomed.waitForExit()
+            let delivered = try await receiver.waitFor(3, seconds: 20)
+            // At least once: every change arrives, in order, none lost with the node.
+            #expect(delivered.map(\.body) == (1...3).map { #"{"n":\#($0)}"# })
+        } catch {
+            await survivor.stop()
+            throw error
+        }
+        await survivor.stop()
     }
 }
