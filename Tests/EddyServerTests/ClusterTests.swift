@@ -345,4 +345,29 @@ struct ClusterTests {
         }
         await survivor.stop()
     }
+
+    @Test func nodesStartingTogetherMigrateOnceAndShareOneLog() async throws {
+        let base = try #require(TestStore.postgresBase, "CI runs the cluster tests: set EDDY_TEST_POSTGRES")
+        let location = try PostgresLocation(url: TestStore.url(base: base, schema: TestStore.schemaName("m_" + UUID().uuidString)))
+        let logger = { () -> Logger in
+            var logger = Logger(label: "cluster-test")
+            logger.logLevel = .error
+            return logger
+        }()
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresStore.open(location, logger: logger) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(stores.count == 4)
+        #expect(Set(stores.map(\.epoch)).count == 1, "one epoch, made by whichever node created the schema")
+        let path = try ResourcePath(parsing: "/together")
+        for (index, store) in stores.enumerated() {
+            _ = try await store.commit(Mutation(path: path, operation: .put(.object(["by": .int(Int64(index))]))))
+        }
+        for store in stores {
+            #expect(try await store.headSequence() == 4)
+            #expect(try await store.resource(at: path)?.value == #"{"by":3}"#)
+        }
+        for store in stores { try await store.close() }
+    }
 }
