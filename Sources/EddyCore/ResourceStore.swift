@@ -103,6 +103,9 @@ public struct StoredRegistration: Sendable, Hashable {
 public protocol RegistrationStore: Sendable {
     /// Creates or replaces the registration with this id.
     func saveRegistration(_ registration: StoredRegistration) async throws
+    /// Creates the registration unless one with its id exists; returns whether it was created.
+    /// Nodes starting together race through this, and exactly one wins.
+    func createRegistration(_ registration: StoredRegistration) async throws -> Bool
     /// Returns whether it existed.
     func deleteRegistration(id: String) async throws -> Bool
     func registrations(kind: String) async throws -> [StoredRegistration]

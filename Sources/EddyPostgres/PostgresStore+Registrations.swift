@@ -13,6 +13,18 @@ extension PostgresStore {
             """, logger: logger)
     }
 
+    public func createRegistration(_ registration: StoredRegistration) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at)
+            VALUES (\(registration.id), \(registration.kind), \(registration.subject), \(registration.payload),
+                \(Int64(registration.cursor)), \(registration.expiresAt))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """, logger: logger
+        ).collect()
+        return !rows.isEmpty
+    }
+
     public func deleteRegistration(id: String) async throws -> Bool {
         let rows = try await client.query("DELETE FROM registrations WHERE id = \(id) RETURNING id", logger: logger).collect()
         return !rows.isEmpty

@@ -17,6 +17,21 @@ extension SQLiteStore {
         }
     }
 
+    public func createRegistration(_ registration: StoredRegistration) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO NOTHING
+                    """,
+                arguments: [
+                    registration.id, registration.kind, registration.subject, registration.payload, Int64(registration.cursor),
+                    registration.expiresAt,
+                ])
+            return db.changesCount > 0
+        }
+    }
+
     public func deleteRegistration(id: String) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM registrations WHERE id = ?", arguments: [id])

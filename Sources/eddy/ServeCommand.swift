@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     var data: String = environment("DATA") ?? "./eddy-data"
 
     @Option(help: "postgres://user[:password]@host[:port]/database[?schema=eddy]: share one PostgreSQL database between several nodes instead of the embedded store (EDDY_STORE).")
-    var store: String? = environment("STORE")
+    var store: String?
 
     @Option(help: "Seconds a node holds the lease for work done once across nodes: webhooks, retention (EDDY_LEASE_SECONDS).")
     var leaseSeconds: Double = environment("LEASE_SECONDS").flatMap(Double.init) ?? 10
@@ -135,7 +135,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
         }
         guard leaseSeconds >= 1 else { throw ValidationError("--lease-seconds must be at least 1") }
-        if let store, !store.hasPrefix("postgres://"), !store.hasPrefix("postgresql://") {
+        if let store = store ?? environment("STORE"), !store.hasPrefix("postgres://"), !store.hasPrefix("postgresql://") {
             throw ValidationError("--store must be a postgres:// URL (leave it out for the embedded store in --data)")
         }
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync must be full or normal") }
@@ -150,7 +150,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.dataDirectory = URL(fileURLWithPath: data)
-        configuration.storeURL = store
+        configuration.storeURL = store ?? environment("STORE")
         configuration.leaseSeconds = leaseSeconds
         configuration.maximumBodyBytes = maxBodyBytes
         configuration.maximumListLimit = maxList

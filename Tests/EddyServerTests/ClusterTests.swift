@@ -360,6 +360,13 @@ struct ClusterTests {
         }
         #expect(stores.count == 4)
         #expect(Set(stores.map(\.epoch)).count == 1, "one epoch, made by whichever node created the schema")
+        // The Concrnt server key is made once too, however many nodes race to make it.
+        var keys = Set<String>()
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for store in stores { group.addTask { try await ServerKey.load(from: store).ccid } }
+            for try await key in group { keys.insert(key) }
+        }
+        #expect(keys.count == 1)
         let path = try ResourcePath(parsing: "/together")
         for (index, store) in stores.enumerated() {
             _ = try await store.commit(Mutation(path: path, operation: .put(.object(["by": .int(Int64(index))]))))

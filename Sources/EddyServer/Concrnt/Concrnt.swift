@@ -149,8 +149,12 @@ enum ServerKey {
             return try SigningKey(hex: stored.payload)
         }
         let key = SigningKey.generate()
-        try await store.saveRegistration(
+        _ = try await store.createRegistration(
             StoredRegistration(id: "concrnt-server-key", kind: "server-key", subject: nil, payload: key.hexRepresentation, cursor: 0))
-        return key
+        // Whoever created it first — this node or another starting beside it — made everyone's key.
+        guard let stored = try await store.registration(id: "concrnt-server-key") else {
+            throw ConfigurationError("the server key vanished while it was being made")
+        }
+        return try SigningKey(hex: stored.payload)
     }
 }
