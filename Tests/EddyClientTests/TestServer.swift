@@ -22,13 +22,16 @@ final class TestServer: Sendable {
         FileManager.default.temporaryDirectory.appendingPathComponent("eddy-client-\(UUID().uuidString)")
     }
 
-    static func start(directory: URL = freshDirectory(), port: Int = 0) async throws -> TestServer {
+    static func start(
+        directory: URL = freshDirectory(), port: Int = 0, configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.port = port
         configuration.dataDirectory = directory
         configuration.sqlite.synchronousFull = false
         configuration.writesPerSecond = 100_000
         configuration.writeBurst = 100_000
+        configure(&configuration)
         var logger = Logger(label: "eddy-client-test")
         logger.logLevel = .critical
         let server = try await EddyServer(configuration: configuration, logger: logger)
@@ -45,8 +48,8 @@ final class TestServer: Sendable {
     }
 
     /// Runs `body` against a fresh server and always stops it afterwards.
-    static func with<T>(_ body: (TestServer) async throws -> T) async throws -> T {
-        let server = try await start()
+    static func with<T>(configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> T) async throws -> T {
+        let server = try await start(configure: configure)
         do {
             let result = try await body(server)
             await server.stop()
