@@ -23,9 +23,7 @@ struct Follower: Sendable {
             var delay = Duration.milliseconds(250)
             reconnecting: while !Task.isCancelled {
                 let links = await state.links
-                let offered = Self.preference.filter { transport in
-                    Self.linkRelations(for: transport, collection: state.isCollection).contains { links[$0] != nil }
-                }
+                let offered = Self.preference.filter { links[Self.linkRelation(for: $0, collection: state.isCollection)] != nil }
                 let candidates = options.transport.map { [$0] } ?? offered
                 if let forced = options.transport, !offered.contains(forced) { throw LiveResourceError.transportNotOffered(forced) }
                 // The best transport first; one that cannot even be opened hands over to the next.
@@ -90,11 +88,11 @@ struct Follower: Sendable {
         }
     }
 
-    static func linkRelations(for transport: LiveTransport, collection: Bool) -> [String] {
+    static func linkRelation(for transport: LiveTransport, collection: Bool) -> String {
         switch transport {
-        case .poll: collection ? ["changes-wait"] : ["value-wait"]
-        case .sse: collection ? ["changes-stream"] : ["value-stream"]
-        case .webSocket: ["multiplex-ws"]
+        case .poll: collection ? "changes-wait" : "value-wait"
+        case .sse: collection ? "changes-stream" : "value-stream"
+        case .webSocket: "multiplex-ws"
         }
     }
 
