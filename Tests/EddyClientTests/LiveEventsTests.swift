@@ -62,6 +62,19 @@ import Testing
         }
     }
 
+    @Test func aTransportThatRefusesHandsOverToTheNextOne() async throws {
+        // A socket that may hold no subscription refuses every one (429): SSE must take over.
+        try await TestServer.with(configure: { $0.maximumSubscriptionsPerConnection = 0 }) { server in
+            try await server.send(.PUT, "/fallback/a", json: "{}")
+            let watch = Self.follow(server.baseURL + "/fallback/", nil)
+            defer { watch.stop() }
+            _ = try await watch.waitFor(1)
+            try await server.send(.PUT, "/fallback/b", json: "{}")
+            let events = try await watch.waitFor(2)
+            #expect(events.map(\.kind) == [.value(try json(#"[{"id":"a"}]"#)), .childAdded(try json(#"{"id":"b"}"#))])
+        }
+    }
+
     @Test func aResourceThatDoesNotExistEndsTheEventsWithItsStatus() async throws {
         try await TestServer.with { server in
             var iterator = LiveResource(server.baseURL + "/missing").makeAsyncIterator()
