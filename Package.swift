@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "eddy", targets: ["eddy"]),
         .library(name: "EddyCore", targets: ["EddyCore"]),
         .library(name: "EddyServer", targets: ["EddyServer"]),
+        .library(name: "EddyClient", targets: ["EddyClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -104,11 +105,34 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Swift LiveResource client: discovery, long-poll, SSE and multiplex WebSocket, resume.
+        .target(
+            name: "EddyClient",
+            dependencies: [
+                "EddyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EddyClientTests",
+            dependencies: [
+                "EddyClient", "EddyCore", "EddyServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "eddy",
             dependencies: [
                 "EddyServer",
                 "EddyCore",
+                "EddyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -37,7 +37,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["sse", "poll"])
+    @Test(arguments: ["sse", "ws", "poll"])
     func watchFollowsAResourceThroughARestart(transport: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-watch-data-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -60,7 +60,7 @@ import Testing
         defer { second.signal(SIGKILL) }
         // Written while the watcher may still be reconnecting: resuming must deliver them.
         for index in 3...4 { _ = try await TestHTTP.send(.PUT, url, body: #"{"n":\#(index)}"#) }
-        if transport == "sse" {
+        if transport != "poll" {
             _ = try await watch.waitFor(5)
             try await Task.sleep(for: .milliseconds(300))
             #expect(watch.lines.map { $0["data"]?["n"] } == (0...4).map { JSONValue.int(Int64($0)) })

@@ -8,7 +8,9 @@ import Synchronization
 /// `multiplex-ws`: one WebSocket, many subscriptions. Clients send
 /// `{"id":…,"type":"subscribe"|"unsubscribe","mode":"value"|"changes","uri":…}` and get
 /// `subscribed`/`unsubscribed` acks with the same id (string or number), then `event` messages.
-/// Anything malformed is answered with an `error` message; the socket stays open.
+/// Anything malformed is answered with an `error` message; the socket stays open. A subscribe
+/// may carry `"after":<checkpoint or ETag>` (an Eddy extension) to first replay the changes
+/// since; a position the log no longer holds is a 404 error, so the client starts over.
 struct MultiplexSocket: WebSocketService {
     let hub: Hub
     let store: any ResourceStore
@@ -93,7 +95,15 @@ struct MultiplexSocket: WebSocketService {
                     return
                 }
                 if type == "subscribe" {
-                    await subscribe(id: id, uri: uri, mode: mode)
+                    var after: Checkpoint?
+                    if let resume = message["after"] {
+                        guard case .string(let token) = resume, let checkpoint = Checkpoint(token: token), checkpoint.epoch == socket.store.epoch else {
+                            send(MultiplexSocket.error(id: id, code: 404, "the position \(resume.text) is not from this server's log; fetch the resource again"))
+                            return
+                        }
+                        after = checkpoint
+                    }
+                    await subscribe(id: id, uri: uri, mode: mode, after: after)
                 } else {
                     subscriptions.withLock { $0.removeValue(forKey: mode + " " + uri) }?.cancel()
                     send("{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"unsubscribed\"}")
@@ -105,7 +115,7 @@ struct MultiplexSocket: WebSocketService {
             }
         }
 
-        private func subscribe(id: String?, uri: String, mode: String) async {
+        private func subscribe(id: String?, uri: String, mode: String, after: Checkpoint?) async {
             let key = mode + " " + uri
             let path: ResourcePath
             do {
@@ -134,15 +144,20 @@ struct MultiplexSocket: WebSocketService {
             }
             let filter: SubscriptionFilter = mode == "changes" ? .children(path) : .value(path)
             do {
-                let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: try await socket.store.headSequence())
+                let start: SequenceNumber
+                if let after { start = after.sequence } else { start = try await socket.store.headSequence() }
+                let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: start)
                 let subscription = try await socket.hub.subscribe(
-                    filter, subscriber: sink, principal: identity.subject, admits: socket.access.eventAdmission(for: filter, identity: identity))
+                    filter, after: after?.sequence, subscriber: sink, principal: identity.subject,
+                    admits: socket.access.eventAdmission(for: filter, identity: identity))
                 let replaced = subscriptions.withLock { table in
                     defer { table[key] = subscription }
                     return table[key]
                 }
                 replaced?.cancel()
                 send(ack)
+            } catch let error as StoreError {
+                send(MultiplexSocket.error(id: id, code: 404, "\(error); fetch the resource again"))
             } catch {
                 send(MultiplexSocket.error(id: id, code: 503, "could not subscribe: \(error)"))
             }
