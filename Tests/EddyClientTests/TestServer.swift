@@ -32,6 +32,7 @@ final class TestServer: Sendable {
         configuration.writesPerSecond = 100_000
         configuration.writeBurst = 100_000
         configure(&configuration)
+        if configuration.storeURL == nil { configuration.storeURL = postgresStoreURL(for: directory) }
         var logger = Logger(label: "eddy-client-test")
         logger.logLevel = .critical
         let server = try await EddyServer(configuration: configuration, logger: logger)
@@ -99,4 +100,13 @@ final class TestServer: Sendable {
 /// A JSON value written as JSON text, for expectations.
 func json(_ text: String) throws -> JSONValue {
     try JSONValue(parsing: text)
+}
+
+/// In the suite's PostgreSQL pass (`EDDY_TEST_STORE=postgres`), each data folder maps to its own
+/// schema in `EDDY_TEST_POSTGRES`, so a server restarted on the same folder finds its data.
+func postgresStoreURL(for directory: URL) -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    guard environment["EDDY_TEST_STORE"] == "postgres", let base = environment["EDDY_TEST_POSTGRES"], !base.isEmpty else { return nil }
+    let schema = String(("t_" + directory.lastPathComponent.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }).prefix(63))
+    return base + (base.contains("?") ? "&" : "?") + "schema=" + schema
 }
