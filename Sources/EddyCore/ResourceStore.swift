@@ -61,6 +61,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The asked position is ahead of the log: it came from another or a reset log.
     case positionFromTheFuture(requested: SequenceNumber, head: SequenceNumber)
     case closed
+    /// The database cannot be reached right now (a shared store restarting, a network cut);
+    /// the request may be tried again.
+    case unavailable(reason: String)
 
     public var description: String {
         switch self {
@@ -69,6 +72,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .positionFromTheFuture(let requested, let head):
             "position \(requested) is ahead of the log (head is \(head))"
         case .closed: "the store is closed"
+        case .unavailable(let reason): "the store cannot be reached: \(reason)"
         }
     }
 }

@@ -20,13 +20,22 @@ public final class PostgresStore: ResourceStore {
 
     /// Connects, migrates the schema and starts following the log.
     public static func open(_ location: PostgresLocation, logger: Logger) async throws -> PostgresStore {
+        // One plain connection first: a wrong address or password is reported at once, where
+        // the pool would keep retrying for a minute before giving up.
+        try await StoreAvailability.guarded {
+            let probe = try await PostgresConnection.connect(
+                configuration: try location.connectionConfiguration(applicationName: "eddy-start"), id: 0, logger: logger)
+            try await probe.close()
+        }
         // The pool warns when used in the moment before its run loop starts; only its errors matter here.
         var poolLogger = logger
         poolLogger.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: poolLogger)
         let running = Task { await client.run() }
         do {
-            let epoch = try await PostgresSchema.migrate(client, schema: location.schema, freshEpoch: Self.makeEpoch(), logger: logger)
+            let epoch = try await StoreAvailability.guarded {
+                try await PostgresSchema.migrate(client, schema: location.schema, freshEpoch: Self.makeEpoch(), logger: logger)
+            }
             return try await PostgresStore(location: location, client: client, running: running, epoch: epoch, logger: logger)
         } catch {
             running.cancel()
@@ -60,41 +69,47 @@ public final class PostgresStore: ResourceStore {
     // MARK: Reads
 
     public func resource(at path: ResourcePath) async throws -> StoredResource? {
-        let rows = try await client.query(
-            """
-            SELECT path, value, version, created_seq, updated_at, created_at FROM resources
-            WHERE path = \(path.description) AND value IS NOT NULL
-            """, logger: logger
-        ).collect()
-        return try rows.first.map(resource)
+        try await StoreAvailability.guarded {
+            let rows = try await client.query(
+                """
+                SELECT path, value, version, created_seq, updated_at, created_at FROM resources
+                WHERE path = \(path.description) AND value IS NOT NULL
+                """, logger: logger
+            ).collect()
+            return try rows.first.map(resource)
+        }
     }
 
     public func children(of collection: ResourcePath, limit: Int, descending: Bool) async throws -> [StoredResource] {
-        let parent = collection.description
-        let rows =
-            descending
-            ? try await client.query(
-                """
-                SELECT path, value, version, created_seq, updated_at, created_at FROM resources
-                WHERE parent = \(parent) AND value IS NOT NULL ORDER BY created_seq DESC LIMIT \(limit)
-                """, logger: logger
-            ).collect()
-            : try await client.query(
-                """
-                SELECT path, value, version, created_seq, updated_at, created_at FROM resources
-                WHERE parent = \(parent) AND value IS NOT NULL ORDER BY created_seq ASC LIMIT \(limit)
-                """, logger: logger
-            ).collect()
-        return try rows.map(resource)
+        try await StoreAvailability.guarded {
+            let parent = collection.description
+            let rows =
+                descending
+                ? try await client.query(
+                    """
+                    SELECT path, value, version, created_seq, updated_at, created_at FROM resources
+                    WHERE parent = \(parent) AND value IS NOT NULL ORDER BY created_seq DESC LIMIT \(limit)
+                    """, logger: logger
+                ).collect()
+                : try await client.query(
+                    """
+                    SELECT path, value, version, created_seq, updated_at, created_at FROM resources
+                    WHERE parent = \(parent) AND value IS NOT NULL ORDER BY created_seq ASC LIMIT \(limit)
+                    """, logger: logger
+                ).collect()
+            return try rows.map(resource)
+        }
     }
 
     public func collectionExists(_ collection: ResourcePath) async throws -> Bool {
-        if collection == .root { return true }
-        let (low, high) = collection.subtreeRange
-        let rows = try await client.query(
-            "SELECT EXISTS(SELECT 1 FROM resources WHERE path > \(low) AND path < \(high))", logger: logger
-        ).collect()
-        return try rows.first?.decode(Bool.self) ?? false
+        try await StoreAvailability.guarded {
+            if collection == .root { return true }
+            let (low, high) = collection.subtreeRange
+            let rows = try await client.query(
+                "SELECT EXISTS(SELECT 1 FROM resources WHERE path > \(low) AND path < \(high))", logger: logger
+            ).collect()
+            return try rows.first?.decode(Bool.self) ?? false
+        }
     }
 
     public func commit(_ mutation: Mutation) async throws -> CommitOutcome {
@@ -140,10 +155,12 @@ public final class PostgresStore: ResourceStore {
     }
 
     public func events(after sequence: SequenceNumber, matching filter: SubscriptionFilter?, limit: Int) async throws -> [ChangeEvent] {
-        let (head, floor) = try await Self.logState(client, logger: logger)
-        if sequence < floor { throw StoreError.historyTruncated(requested: sequence, floor: floor) }
-        if sequence > head { throw StoreError.positionFromTheFuture(requested: sequence, head: head) }
-        return try await Self.events(client, after: sequence, matching: filter, limit: limit, epoch: epoch, logger: logger)
+        try await StoreAvailability.guarded {
+            let (head, floor) = try await Self.logState(client, logger: logger)
+            if sequence < floor { throw StoreError.historyTruncated(requested: sequence, floor: floor) }
+            if sequence > head { throw StoreError.positionFromTheFuture(requested: sequence, head: head) }
+            return try await Self.events(client, after: sequence, matching: filter, limit: limit, epoch: epoch, logger: logger)
+        }
     }
 
     static func events(
@@ -191,11 +208,15 @@ public final class PostgresStore: ResourceStore {
     }
 
     public func headSequence() async throws -> SequenceNumber {
-        try await Self.head(client, logger: logger)
+        try await StoreAvailability.guarded {
+            try await Self.head(client, logger: logger)
+        }
     }
 
     public func retainedFloor() async throws -> SequenceNumber {
-        try await Self.logState(client, logger: logger).floor
+        try await StoreAvailability.guarded {
+            try await Self.logState(client, logger: logger).floor
+        }
     }
 
     static func head(_ client: PostgresClient, logger: Logger) async throws -> SequenceNumber {

@@ -76,7 +76,8 @@ final class PostgresWriter: Sendable {
             for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
         } catch {
             logger.error("write transaction failed", metadata: ["error": "\(String(reflecting: error))", "writes": "\(batch.count)"])
-            for pending in batch { pending.continuation.resume(throwing: error) }
+            let answer = StoreAvailability.classify(error)
+            for pending in batch { pending.continuation.resume(throwing: answer) }
         }
     }
 

@@ -75,6 +75,8 @@ extension Problem {
                 return Problem(.notFound, "history-unavailable", error.description)
             case .closed:
                 return Problem(.serviceUnavailable, "shutting-down", error.description)
+            case .unavailable:
+                return Problem(.serviceUnavailable, "store-unavailable", "the database cannot be reached; try again shortly", headers: [.retryAfter: "1"])
             }
         case let error as any HTTPResponseError where error.status == .contentTooLarge:
             return Problem(.contentTooLarge, "body-too-large", "the request body exceeds \(maximumBodyBytes) bytes")

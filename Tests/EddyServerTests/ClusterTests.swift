@@ -378,3 +378,30 @@ struct ClusterTests {
         for store in stores { try await store.close() }
     }
 }
+
+@Suite struct StoreAvailabilityTests {
+    @Test func anUnreachableDatabaseIsReportedAsUnavailable() async throws {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .critical
+        // Port 1 on loopback: nothing listens there.
+        let location = try PostgresLocation(url: "postgres://eddy@127.0.0.1:1/eddy?schema=nowhere")
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresStore.open(location, logger: logger)
+            Issue.record("opening a store on a closed port succeeded")
+        } catch let error as StoreError {
+            guard case .unavailable = error else { Issue.record("unexpected \(error)"); return }
+        }
+        #expect(ContinuousClock.now - started < .seconds(30), "the failure is reported, not waited out forever")
+    }
+
+    @Test func storeURLsAreReadAndRefusedClearly() throws {
+        let location = try PostgresLocation(url: "postgresql://ann:s%40cret@db.example:6543/tree?schema=eddy_b&sslmode=require")
+        #expect(location.username == "ann" && location.password == "s@cret" && location.host == "db.example" && location.port == 6543)
+        #expect(location.database == "tree" && location.schema == "eddy_b" && location.sslMode == .require)
+        #expect(!location.description.contains("cret"), "the password stays out of logs")
+        for bad in ["mysql://a@b/c", "postgres://b/c", "postgres://a@/c", "postgres://a@b/c?schema=Drop;Table", "postgres://a@b/c?sslmode=maybe"] {
+            #expect(throws: PostgresLocation.InvalidURL.self, "\(bad)") { try PostgresLocation(url: bad) }
+        }
+    }
+}
