@@ -41,7 +41,13 @@ import Testing
             let negotiated = try await server.send(.GET, collection, headers: [("Accept", ChunkedTimeline.mediaType)])
             #expect(negotiated.header("Content-Type") == ChunkedTimeline.mediaType)
             let document = try #require(try await TestHTTP.send(.GET, documentURL).json)
-            #expect(negotiated.json == document)
+            // The last chunk is the current one, which may move on between the two requests.
+            func withoutLastChunk(_ value: JSONValue?) -> JSONValue? {
+                guard case .object(var members)? = value else { return value }
+                members["lastChunk"] = nil
+                return .object(members)
+            }
+            #expect(withoutLastChunk(negotiated.json) == withoutLastChunk(document))
             #expect(document["chunkSize"] == .int(300))
             guard case .int(let first)? = document["firstChunk"], case .int(let last)? = document["lastChunk"],
                 case .string(let descIterator)? = document["descending"]?["iterator"], case .string(let descBody)? = document["descending"]?["body"],
