@@ -571,7 +571,8 @@ class SocketChannel extends Channel {
 
 /**
  * A Solid Notifications channel on a topic: `notification` events carry the Activity Streams
- * object. Options: `channel` ('EventSourceChannel2023' or 'WebSocketChannel2023'), `token`.
+ * object; `open` when notifications flow. Options: `channel` ('EventSourceChannel2023' or
+ * 'WebSocketChannel2023'), `token`.
  */
 export class SolidSubscription extends Emitter {
   constructor(topic, options = {}) {
@@ -621,6 +622,8 @@ export class SolidSubscription extends Emitter {
         const headers = { Accept: 'text/event-stream', ...(lastId ? { 'Last-Event-ID': lastId } : {}) };
         const response = await fetch(url, { headers, signal: this.abort.signal, cache: 'no-store' });
         if (response.status === 404) throw Object.assign(new Error('the channel ended'), { final: true });
+        if (!response.ok) throw new Error(`${url}: ${response.status}`);
+        this.emit('open');
         await readEventStream(response, ({ id, data }) => { backoff.reset(); lastId = id ?? lastId; this.#notify(data); });
       } catch (error) {
         if (this.abort.signal.aborted) return;
@@ -633,6 +636,7 @@ export class SolidSubscription extends Emitter {
 
   #socket(url) {
     this.socket = new WebSocket(url);
+    this.socket.onopen = () => this.emit('open');
     this.socket.onmessage = (message) => this.#notify(message.data);
     this.socket.onclose = () => { if (!this.abort.signal.aborted) this.emit('error', new Error('the channel socket closed')); };
   }
@@ -642,7 +646,8 @@ const concrntSockets = new Map();
 
 /**
  * Concrnt realtime for one `cc://` URI: `created` and `deleted` events carry the server's message
- * (with its `signed_document`). Subscriptions to one server share a socket. Options: `server`
+ * (with its `signed_document`), `open` when the socket is (re)connected. Subscriptions to one
+ * server share a socket; Concrnt has no replay, so nothing missed while disconnected is resent. Options: `server`
  * (Eddy's base URL; defaults to the page's origin).
  */
 export class ConcrntSubscription extends Emitter {

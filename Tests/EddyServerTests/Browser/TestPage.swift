@@ -72,6 +72,17 @@ final class TestPage: Sendable {
           const options = (transports) => ({ minBackoff: 100, maxBackoff: 500, wait: 5, ...(transports ? { transports } : {}) });
           window.watch = (name, path, transports) => record(name, new client.LiveResource(eddy + path, options(transports)));
           window.watchUpdates = (name, updates, transports) => record(name, new client.LiveResource({ updates }, options(transports)));
+          window.solid = (name, topic, channel) => {
+            const subscription = new client.SolidSubscription(eddy + topic, { channel });
+            subscription.on('open', () => window.log.push({ name, line: 'open' }));
+            subscription.on('notification', (note) => window.log.push({ name, line: `${note.type} ${new URL(note.object).pathname}` }));
+            subscription.on('error', (error) => window.log.push({ name, error: String(error?.message ?? error) }));
+          };
+          window.concrnt = (name, uri) => {
+            const subscription = new client.ConcrntSubscription(uri, { server: eddy });
+            subscription.on('open', () => window.log.push({ name, line: 'open' }));
+            for (const type of ['created', 'deleted']) subscription.on(type, (event) => window.log.push({ name, line: `${type} ${event.resource}` }));
+          };
           window.lines = (name) => window.log.filter((entry) => entry.name === name && entry.line).map((entry) => entry.line);
           window.errors = (name) => window.log.filter((entry) => entry.name === name && entry.error).map((entry) => entry.error);
           window.ready = true;
