@@ -554,6 +554,12 @@ class SocketChannel extends Channel {
       }
     } else if (message.type === 'error') {
       this.pending.delete(message.id);
+      // A refused subscription (a socket carries no bearer token, only the cookie) leaves the
+      // resource where it is: on long-polling when it was upgrading, else reporting the error.
+      if (resource) {
+        resource.buffer = null;
+        this.resources.delete(resource);
+      }
       (resource ?? [...this.resources][0])?.emit('error', message);
       // A dropped subscription (the reader fell behind) is recovered by reconnecting.
       if (message.code === 410) this.socket?.close();

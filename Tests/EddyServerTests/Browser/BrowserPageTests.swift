@@ -77,6 +77,38 @@ struct BrowserPageTests {
         await driver.stop()
     }
 
+    /// The raw view shows the frames of the open resource's transport, and of a Solid channel.
+    @Test func thePageShowsRawEvents() async throws {
+        let driver = try await WebDriver.start()
+        do {
+            try await Self.withEddy(driver) { server in
+                _ = try await server.send(.PUT, "/raw/note", json: #"{"n":1}"#)
+                try await driver.navigate(server.baseURL + "/.eddy/app/#/raw/note")
+                _ = try await driver.waitFor("the WebSocket", script: "return document.getElementById('via').textContent === 'ws'")
+                try await driver.execute("document.getElementById('raw-protocol').value = 'liveresource'; document.querySelector('#raw-form button[type=submit]').click();")
+                _ = try await server.send(.PUT, "/raw/note", json: #"{"n":2}"#)
+                _ = try await driver.waitFor("the socket's event frame", script: #"""
+                    const log = document.getElementById('raw-log').textContent;
+                    return log.includes('liveresource-ws ←') && log.includes('"type":"event"') && log.includes('"n":2');
+                    """#)
+
+                try await driver.execute("""
+                    document.getElementById('raw-protocol').value = 'solid-sse';
+                    document.getElementById('raw-target').value = '/raw/note';
+                    document.getElementById('raw-log').textContent = '';
+                    document.querySelector('#raw-form button[type=submit]').click();
+                    """)
+                _ = try await driver.waitFor("the Solid channel", script: "return document.getElementById('raw-log').textContent.includes('(receiving)')")
+                _ = try await server.send(.PUT, "/raw/note", json: #"{"n":3}"#)
+                _ = try await driver.waitFor("the notification", script: #"return document.getElementById('raw-log').textContent.includes('"type":"Update"')"#)
+            }
+        } catch {
+            await driver.stop()
+            throw error
+        }
+        await driver.stop()
+    }
+
     /// Edits made on the page reach the server, with the signed-in user's token.
     @Test func thePageWritesWithTheSignedInToken() async throws {
         let policy = try Tokens.writePolicy(#"{"rules":[{"path":"/","read":"anyone","write":"authenticated"}]}"#)

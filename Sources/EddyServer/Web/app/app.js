@@ -214,6 +214,7 @@ async function watchRaw(kind, target) {
     const channel = kind === 'solid-ws' ? 'WebSocketChannel2023' : 'EventSourceChannel2023';
     const subscription = new SolidSubscription(topic, { channel, token: state.token });
     subscription.on('error', (error) => logRaw('solid', 'in', 'error: ' + error.message));
+    subscription.on('open', () => logRaw('solid', 'in', '(receiving)'));
     state.raw = { protocol: 'solid', close: () => subscription.close() };
   }
 }
