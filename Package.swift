@@ -103,6 +103,8 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            // The JavaScript client and the live page, served under /.eddy/ (WebAssets).
+            resources: [.copy("Web")],
             swiftSettings: strict
         ),
         // The Swift LiveResource client: discovery, long-poll, SSE and multiplex WebSocket, resume.

@@ -17,6 +17,7 @@ struct EddyResponder: HTTPResponder {
     let concrnt: Concrnt
     let timeline: ChunkedTimeline
     let solid: SolidEndpoints
+    let webAssets: WebAssets
     let access: AccessController
     let writeLimiter: RateLimiter
     let maximumBodyBytes: Int
@@ -53,6 +54,8 @@ struct EddyResponder: HTTPResponder {
             }
             return .json(.ok, "{\"status\":\"ok\"}", head: request.method == .head)
         }
+        // Before identification: a stale token cookie must not lock anyone out of the sign-in page.
+        if WebAssets.serves(rawPath) { return try webAssets.respond(request, rawPath: rawPath) }
         let identity = try await access.identify(request)
         let exchange = Exchange(identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"))
         switch rawPath {

@@ -114,6 +114,7 @@ public struct EddyServer: Sendable {
             solid: SolidEndpoints(
                 channels: solidChannels, store: store, hub: hub, access: access, streams: streams,
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
+            webAssets: WebAssets(),
             access: access,
             writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
             maximumBodyBytes: configuration.maximumBodyBytes,

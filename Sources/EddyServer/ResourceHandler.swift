@@ -59,7 +59,8 @@ struct ResourceHandler: Sendable {
         }
         let wait = try WaitRequest.seconds(request.headers, maximum: configuration.maximumWaitSeconds)
         if let after = query["after"] {
-            guard try await store.collectionExists(path) else { throw Problem.notFound(path.description) }
+            // A changes URI stays valid when the collection empties: its watchers must see the
+            // last child leave and the next one arrive, not be told to start over.
             return try await live.changes(
                 collection: path, after: after, max: limit, waitSeconds: wait, exchange: exchange, head: request.method == .head)
         }
@@ -72,13 +73,18 @@ struct ResourceHandler: Sendable {
             }
         }
         let checkpoint = try await live.currentCheckpoint()
-        guard try await store.collectionExists(path) else { throw Problem.notFound(path.description) }
+        let headers = live.linkHeaders(
+            LiveEndpoints.collectionLinks(exchange.baseURL, path, checkpoint: checkpoint, max: explicitMax ?? configuration.defaultListLimit))
+        guard try await store.collectionExists(path) else {
+            // Still 404, but with the links: a client can watch for the first child from here.
+            var problem = Problem.notFound(path.description)
+            problem.headers = headers
+            throw problem
+        }
         let items = try await store.children(of: path, limit: limit, descending: descending)
         let admits = live.access.eventAdmission(for: .children(path), identity: exchange.identity)
         let visible = admits.map { admits in items.filter { admits($0.path) } } ?? items
         let body = "[" + visible.map(\.itemText).joined(separator: ",") + "]"
-        let headers = live.linkHeaders(
-            LiveEndpoints.collectionLinks(exchange.baseURL, path, checkpoint: checkpoint, max: explicitMax ?? configuration.defaultListLimit))
         return .json(.ok, body, headers: headers, head: request.method == .head)
     }
 
