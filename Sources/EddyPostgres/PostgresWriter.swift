@@ -2,83 +2,34 @@ import EddyCore
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// Group commit for the cluster store: writes that queue up while a transaction runs commit
 /// together in the next one. Each transaction first locks the `log_state` row, so transactions
 /// from all nodes commit one after another and sequence numbers become visible in order: a
 /// reader that sees event N has already been able to see every event before it.
 final class PostgresWriter: Sendable {
-    private struct Pending {
-        let mutation: Mutation
-        let continuation: CheckedContinuation<CommitOutcome, any Error>
-    }
-
-    private struct State {
-        var queue: [Pending] = []
-        var draining = false
-    }
-
-    private let client: PostgresClient
-    private let channel: String
-    private let epoch: String
-    private let follower: LogFollower
-    private let logger: Logger
-    private let maximumBatch: Int
-    private let state = Mutex(State())
+    private let queue: BatchQueue<Mutation, CommitOutcome>
 
     init(client: PostgresClient, channel: String, epoch: String, follower: LogFollower, logger: Logger, maximumBatch: Int = 256) {
-        self.client = client
-        self.channel = channel
-        self.epoch = epoch
-        self.follower = follower
-        self.logger = logger
-        self.maximumBatch = maximumBatch
+        queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
+            do {
+                let (results, head) = try await client.withTransaction(logger: logger) { connection in
+                    try await Self.apply(mutations, on: connection, epoch: epoch, channel: channel, logger: logger)
+                }
+                // Acknowledge once this node's hub has the events: a client that wrote and then
+                // subscribes here sees its own write in order, as with the embedded store.
+                await follower.waitUntilPublished(head)
+                return results
+            } catch {
+                logger.error("write transaction failed", metadata: ["error": "\(String(reflecting: error))", "writes": "\(mutations.count)"])
+                let answer = StoreAvailability.classify(error)
+                return mutations.map { _ in .failure(answer) }
+            }
+        }
     }
 
     func commit(_ mutation: Mutation) async throws -> CommitOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            let startDrain = state.withLock { state in
-                state.queue.append(Pending(mutation: mutation, continuation: continuation))
-                guard !state.draining else { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { Task { await self.drain() } }
-        }
-    }
-
-    private func drain() async {
-        while true {
-            let batch: [Pending] = state.withLock { state in
-                let taken = Array(state.queue.prefix(maximumBatch))
-                state.queue.removeFirst(taken.count)
-                if taken.isEmpty { state.draining = false }
-                return taken
-            }
-            if batch.isEmpty { return }
-            await write(batch)
-        }
-    }
-
-    private func write(_ batch: [Pending]) async {
-        let mutations = batch.map(\.mutation)
-        let epoch = self.epoch
-        let channel = self.channel
-        let logger = self.logger
-        do {
-            let (results, head) = try await client.withTransaction(logger: logger) { connection in
-                try await Self.apply(mutations, on: connection, epoch: epoch, channel: channel, logger: logger)
-            }
-            // Acknowledge once this node's hub has the events: a client that wrote and then
-            // subscribes here sees its own write in order, as with the embedded store.
-            await follower.waitUntilPublished(head)
-            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
-        } catch {
-            logger.error("write transaction failed", metadata: ["error": "\(String(reflecting: error))", "writes": "\(batch.count)"])
-            let answer = StoreAvailability.classify(error)
-            for pending in batch { pending.continuation.resume(throwing: answer) }
-        }
+        try await queue.submit(mutation)
     }
 
     /// Runs inside the transaction. A write refused by its own content (a failed precondition,

@@ -9,60 +9,23 @@ import Synchronization
 final class GroupCommit: Sendable {
     typealias Apply = @Sendable (Mutation, Database) throws -> CommitOutcome
 
-    private struct Pending {
-        let mutation: Mutation
-        let continuation: CheckedContinuation<CommitOutcome, any Error>
-    }
-
-    private struct State {
-        var queue: [Pending] = []
-        var draining = false
-    }
-
-    private let pool: DatabasePool
-    private let apply: Apply
-    private let listener: @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?
-    private let maximumBatch: Int
-    private let state = Mutex(State())
+    private let queue: BatchQueue<Mutation, CommitOutcome>
 
     init(pool: DatabasePool, maximumBatch: Int = 256, apply: @escaping Apply, listener: @escaping @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?) {
-        self.pool = pool
-        self.apply = apply
-        self.listener = listener
-        self.maximumBatch = maximumBatch
+        queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
+            await Self.write(mutations, pool: pool, apply: apply, listener: listener())
+        }
     }
 
     func commit(_ mutation: Mutation) async throws -> CommitOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            let startDrain = state.withLock { state in
-                state.queue.append(Pending(mutation: mutation, continuation: continuation))
-                guard !state.draining else { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { Task { await self.drain() } }
-        }
+        try await queue.submit(mutation)
     }
 
-    private func drain() async {
-        while true {
-            let batch: [Pending] = state.withLock { state in
-                let taken = Array(state.queue.prefix(maximumBatch))
-                state.queue.removeFirst(taken.count)
-                if taken.isEmpty { state.draining = false }
-                return taken
-            }
-            if batch.isEmpty { return }
-            await write(batch)
-        }
-    }
-
-    private func write(_ batch: [Pending]) async {
-        let apply = self.apply
-        let listener = self.listener()
-        let mutations = batch.map(\.mutation)
+    private static func write(
+        _ mutations: [Mutation], pool: DatabasePool, apply: Apply, listener: (@Sendable ([ChangeEvent]) -> Void)?
+    ) async -> [Result<CommitOutcome, any Error>] {
         do {
-            let results: [Result<CommitOutcome, any Error>] = try await pool.write { db in
+            return try await pool.write { db in
                 var results: [Result<CommitOutcome, any Error>] = []
                 var events: [ChangeEvent] = []
                 for mutation in mutations {
@@ -84,9 +47,8 @@ final class GroupCommit: Sendable {
                 }
                 return results
             }
-            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
         } catch {
-            for pending in batch { pending.continuation.resume(throwing: error) }
+            return mutations.map { _ in .failure(error) }
         }
     }
 }
