@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// Wraps a Hummingbird child channel (HTTP/1, or TLS with HTTP/2) with the per-connection
-/// limit, which must see each connection before anything else does.
+/// limit, which must see each connection before anything else does. Plain HTTP/1 connections
+/// also get the handler that event streams take over (TLS ones get it behind their TLS handler).
 struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
 
@@ -15,7 +16,10 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: firstRequestGuard != nil))
-            if let firstRequestGuard { try channel.pipeline.syncOperations.addHandler(firstRequestGuard()) }
+            if let firstRequestGuard {
+                try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
+                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
+            }
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }
