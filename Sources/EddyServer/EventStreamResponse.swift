@@ -65,11 +65,19 @@ struct EventStreamResponse: Sendable {
             opening = ByteBuffer(string: onHistoryUnavailable(error))
         }
         if sources.isEmpty { outlet.finish() }
-        let held = subscriptions
+        let release: @Sendable () -> Void
+        if subscriptions.count == 1 {
+            // One subscription (the usual case) needs no array kept for the stream's life.
+            let only = subscriptions[0]
+            release = { only.cancel() }
+        } else {
+            let held = subscriptions
+            release = { for subscription in held { subscription.cancel() } }
+        }
         return outlet.response(
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
             first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
-            onEnd: { for subscription in held { subscription.cancel() } })
+            onEnd: release)
     }
 }
 

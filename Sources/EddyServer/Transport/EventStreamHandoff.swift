@@ -14,7 +14,7 @@ import Synchronization
 ///
 /// `send` and `finish` may be called from any thread (hub publishers, the keep-alive ticker);
 /// every other member is confined to the event loop, which is what makes it `Sendable`.
-final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -41,12 +41,17 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
 
     private var phase = Phase.idle
     private var context: ChannelHandlerContext?
-    private var pending: [ByteBuffer] = []
-    /// Set when the stream was finished before it started, with its last frame if any.
-    private var finishing = false
-    private var lastFrame: ByteBuffer?
-    private var start: Start?
-    private var headSeen = false
+    /// Kept apart, and only while claimed, so that every connection carries less.
+    private final class Opening {
+        var pending: [ByteBuffer] = []
+        /// Set when the stream was finished before it started, with its last frame if any.
+        var finishing = false
+        var lastFrame: ByteBuffer?
+        var start: Start?
+        var headSeen = false
+    }
+
+    private var opening: Opening?
     /// Whether the response head chose chunked framing (HTTP/1.1) or ends at close (HTTP/1.0).
     private var chunked = true
     private var keepAliveFrame = ByteBuffer()
@@ -55,17 +60,20 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
     private var onEnd: (@Sendable () -> Void)?
 
     /// Set on the event loop before the handler is shared with other threads.
-    private var channel: (any Channel)?
+    private var eventLoop: (any EventLoop)?
     private var capacity = 0
     /// Frames accepted by `send` and not yet handed to the channel.
     private let backlog = Atomic<Int>(0)
+    /// The channel's writability, readable from any thread without holding the channel.
+    private let writable = Atomic<Bool>(true)
 
     private static let crlf = ByteBuffer(string: "\r\n")
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.channel = context.channel
+        self.eventLoop = context.eventLoop
+        writable.store(context.channel.isWritable, ordering: .relaxed)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -83,6 +91,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
                 handler.phase == .idle, channel.isActive
             else { return nil }
             handler.phase = .claimed
+            handler.opening = Opening()
             handler.capacity = capacity
             return handler
         }.get()
@@ -97,17 +106,17 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
 
     /// Writes the stream from here on; called from the response body once the head is written.
     func takeOver(first: ByteBuffer?, keepAliveFrame: ByteBuffer, ticker: KeepAliveTicker, endAt: NIODeadline?) async throws {
-        guard let channel else { return }
-        let started = channel.eventLoop.makePromise(of: Void.self)
+        guard let eventLoop else { return }
+        let started = eventLoop.makePromise(of: Void.self)
         let start = Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
         execute { handler in
-            guard handler.phase == .claimed else {
+            guard handler.phase == .claimed, let opening = handler.opening else {
                 start.started.succeed()
                 return
             }
-            handler.start = start
+            opening.start = start
             // Normally the head went through already: the response writer's hop came first.
-            if handler.headSeen { handler.beginStreaming() }
+            if opening.headSeen { handler.beginStreaming() }
         }
         try await started.futureResult.get()
     }
@@ -117,7 +126,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
     /// Queues a frame; false when the client is not reading fast enough (the caller then drops it).
     func send(_ frame: ByteBuffer) -> Bool {
         let queued = backlog.wrappingAdd(1, ordering: .relaxed).newValue
-        guard queued <= capacity, channel?.isWritable == true else {
+        guard queued <= capacity, writable.load(ordering: .relaxed) else {
             backlog.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
@@ -130,7 +139,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
         execute { $0.finishStream(last: last) }
     }
 
-    private func beat() {
+    func keepAliveBeat() {
         execute { handler in
             guard handler.phase == .streaming, let context = handler.context, context.channel.isWritable else { return }
             handler.writeFrame(handler.keepAliveFrame, context)
@@ -139,11 +148,11 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
     }
 
     private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
-        guard let channel else { return }
-        if channel.eventLoop.inEventLoop {
+        guard let eventLoop else { return }
+        if eventLoop.inEventLoop {
             body(self)
         } else {
-            channel.eventLoop.execute { body(self) }
+            eventLoop.execute { body(self) }
         }
     }
 
@@ -152,7 +161,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
     private func deliver(_ frame: ByteBuffer) {
         switch phase {
         case .claimed:
-            pending.append(frame)
+            opening?.pending.append(frame)
         case .streaming:
             backlog.wrappingSubtract(1, ordering: .relaxed)
             guard let context else { return }
@@ -166,30 +175,29 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
     private func finishStream(last: ByteBuffer?) {
         switch phase {
         case .claimed:
-            guard !finishing else { return }
-            finishing = true
-            lastFrame = last
+            guard let opening, !opening.finishing else { return }
+            opening.finishing = true
+            opening.lastFrame = last
         case .streaming: end(last: last)
         case .idle, .ended: break
         }
     }
 
     private func beginStreaming() {
-        guard let start, let context else { return }
-        self.start = nil
+        guard let opening, let start = opening.start, let context else { return }
+        self.opening = nil
         phase = .streaming
         keepAliveFrame = start.keepAliveFrame
         if let first = start.first { writeFrame(first, context) }
-        for frame in pending { writeFrame(frame, context) }
-        backlog.wrappingSubtract(pending.count, ordering: .relaxed)
-        pending = []
+        for frame in opening.pending { writeFrame(frame, context) }
+        backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
         start.started.succeed()
-        if finishing {
-            end(last: lastFrame)
+        if opening.finishing {
+            end(last: opening.lastFrame)
             return
         }
         context.flush()
-        keepAlive = start.ticker.register { self.beat() }
+        keepAlive = start.ticker.register(self)
         if let endAt = start.endAt {
             endTimer = context.eventLoop.scheduleTask(deadline: endAt) { self.finishStream(last: nil) }
         }
@@ -216,10 +224,11 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
         keepAlive = nil
         endTimer?.cancel()
         endTimer = nil
-        backlog.wrappingSubtract(pending.count, ordering: .relaxed)
-        pending = []
-        start?.started.succeed()
-        start = nil
+        if let opening {
+            backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
+            opening.start?.started.succeed()
+            self.opening = nil
+        }
         let onEnd = self.onEnd
         self.onEnd = nil
         onEnd?()
@@ -274,7 +283,13 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
         }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable.store(context.channel.isWritable, ordering: .relaxed)
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        writable.store(false, ordering: .relaxed)
         stop()
         context.fireChannelInactive()
     }
@@ -295,12 +310,12 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, @
         case .idle:
             context.write(data, promise: promise)
         case .claimed:
-            if !headSeen {
-                headSeen = true
+            if let opening, !opening.headSeen {
+                opening.headSeen = true
                 chunked = Self.isChunked(head: unwrapOutboundIn(data))
             }
             context.write(data, promise: promise)
-            if start != nil { beginStreaming() }
+            if opening?.start != nil { beginStreaming() }
         case .streaming, .ended:
             // The request's task no longer owns the connection.
             promise?.fail(ChannelError.ioOnClosedChannel)

@@ -17,6 +17,10 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: firstRequestGuard != nil))
             if let firstRequestGuard {
+                // The first receive buffer stays with the connection for its life (NIO pools it),
+                // so an idle event stream would keep NIO's default 2 KiB for a request of a few
+                // hundred bytes: start small; it doubles for larger reads.
+                try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
                 try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
                 try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
             }
@@ -24,6 +28,8 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             base.setup(channel: channel, logger: logger)
         }
     }
+
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 256, maximum: 65536) }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
