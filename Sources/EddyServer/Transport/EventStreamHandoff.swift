@@ -23,8 +23,8 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private enum Phase {
         /// An ordinary HTTP connection, for now.
         case idle
-        /// A stream has claimed the connection; its frames wait in `pending` until the response
-        /// head has gone out through the HTTP encoder.
+        /// A stream has claimed the connection; its frames wait in `Opening.pending` until the
+        /// response head has gone out through the HTTP encoder.
         case claimed
         case streaming
         case ended
@@ -52,7 +52,8 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     }
 
     private var opening: Opening?
-    /// Whether the response head chose chunked framing (HTTP/1.1) or ends at close (HTTP/1.0).
+    /// Whether the response head announced chunked framing (Hummingbird's always does for a
+    /// body of unknown length); without it the body would end at close.
     private var chunked = true
     private var keepAliveFrame = ByteBuffer()
     private var keepAlive: KeepAliveTicker.Registration?
