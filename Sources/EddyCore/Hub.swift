@@ -24,6 +24,19 @@ public final class Hub: Sendable {
         var count = 0
         var isShutDown = false
 
+        /// The same filter holding the path already indexed, if any: thousands of subscribers of
+        /// one resource then share one copy of its path instead of keeping one each.
+        func shared(_ filter: SubscriptionFilter) -> SubscriptionFilter {
+            func stored(_ table: [ResourcePath: [ObjectIdentifier: Registration]], _ path: ResourcePath) -> ResourcePath {
+                table.index(forKey: path).map { table.keys[$0] } ?? path
+            }
+            switch filter {
+            case .value(let path): return .value(stored(byPath, path))
+            case .children(let path): return .children(stored(byParent, path))
+            case .subtree(let path): return .subtree(stored(bySubtree, path))
+            }
+        }
+
         mutating func insert(_ registration: Registration) {
             let key = ObjectIdentifier(registration)
             switch registration.filter {
@@ -92,14 +105,14 @@ public final class Hub: Sendable {
         principal: String? = nil,
         admits: (@Sendable (ResourcePath) -> Bool)? = nil
     ) async throws -> HubSubscription {
-        let registration = Registration(
-            filter: filter, subscriber: subscriber, replayingFrom: after, principal: principal, admits: admits)
-        let accepted = index.withLock { index in
-            guard !index.isShutDown else { return false }
+        let registration = index.withLock { index -> Registration? in
+            guard !index.isShutDown else { return nil }
+            let registration = Registration(
+                filter: index.shared(filter), subscriber: subscriber, replayingFrom: after, principal: principal, admits: admits)
             index.insert(registration)
-            return true
+            return registration
         }
-        guard accepted else { throw HubDropReason.shutdown }
+        guard let registration else { throw HubDropReason.shutdown }
         let subscription = HubSubscription(hub: self, registration: registration)
         guard let after else { return subscription }
         do {

@@ -2,6 +2,7 @@ import EddyCore
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Routes every request: Eddy's own endpoints live under `/.eddy/` (a prefix no resource can
 /// take, since resource segments may not start with '.'); every other path is a resource.
@@ -57,7 +58,8 @@ struct EddyResponder: HTTPResponder {
         // Before identification: a stale token cookie must not lock anyone out of the sign-in page.
         if WebAssets.serves(rawPath) { return try webAssets.respond(request, rawPath: rawPath) }
         let identity = try await access.identify(request)
-        let exchange = Exchange(identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"))
+        let exchange = Exchange(
+            identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"), connection: context.channel)
         switch rawPath {
         case "/.eddy/events":
             return try await eventLog.respond(to: request, exchange: exchange)
@@ -94,7 +96,7 @@ struct EddyResponder: HTTPResponder {
         case _ where rawPath.hasPrefix(StorageDescription.channelPrefix):
             return try await solid.channelResource(request, exchange: exchange)
         case _ where rawPath.hasPrefix(StorageDescription.receivePrefix):
-            return try await solid.receive(request, rawPath: rawPath)
+            return try await solid.receive(request, rawPath: rawPath, connection: context.channel)
         case LiveEndpoints.multiplexSocket:
             throw Problem(
                 .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required",
@@ -141,4 +143,6 @@ struct EddyResponder: HTTPResponder {
 struct Exchange: Sendable {
     let identity: Identity
     let baseURL: String
+    /// Where a streaming answer is written; see `StreamOutlet`.
+    let connection: (any Channel)?
 }

@@ -35,7 +35,7 @@ struct EventLogHandler: Sendable {
         let after = try Self.position(request.headers[.lastEventID] ?? query["after"].map(String.init))
         return try await streams.respond(
             filter: filter, after: after, principal: exchange.identity.subject,
-            admits: access.eventAdmission(for: filter, identity: exchange.identity), formatKey: "eddy-log",
+            admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection, formatKey: "eddy-log",
             encode: { SSEFrame.make(id: String($0.sequence), data: $0.jsonText) },
             onHistoryUnavailable: { error in
                 SSEFrame.make(id: nil, event: "reset", data: JSONValue.quoted(error.description))

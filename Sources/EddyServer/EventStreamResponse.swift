@@ -3,11 +3,10 @@ import EddyCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import ServiceLifecycle
 
 /// Turns a hub subscription into a `text/event-stream` response. The subscriber encodes each
 /// event through `HubEvent.encoded`, so subscribers of one format share the bytes; the
-/// connection's task only moves them to the socket and sends keep-alive comments.
+/// `StreamOutlet` moves them to the socket, with keep-alive comments from the shared ticker.
 struct EventStreamResponse: Sendable {
     let hub: Hub
     let bufferEvents: Int
@@ -30,13 +29,14 @@ struct EventStreamResponse: Sendable {
         after: SequenceNumber?,
         principal: String?,
         admits: (@Sendable (ResourcePath) -> Bool)?,
+        connection: (any Channel)?,
         formatKey: String,
         encode: @escaping @Sendable (ChangeEvent) -> String,
         onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
     ) async throws -> Response {
         try await respond(
             sources: [Source(filter: filter, admits: admits, formatKey: formatKey, encode: encode)], after: after,
-            principal: principal, onHistoryUnavailable: onHistoryUnavailable)
+            principal: principal, connection: connection, onHistoryUnavailable: onHistoryUnavailable)
     }
 
     /// A stream over several sources (multiplexing); `preamble` frames go first (for example
@@ -46,90 +46,58 @@ struct EventStreamResponse: Sendable {
         after: SequenceNumber?,
         principal: String?,
         preamble: [String] = [],
+        connection: (any Channel)?,
         onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
     ) async throws -> Response {
-        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(bufferEvents))
+        let outlet = await StreamOutlet.open(on: connection, capacity: bufferEvents)
         var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
         var subscriptions: [HubSubscription] = []
         do {
             for source in sources {
-                let sink = EventStreamSink(continuation: continuation, formatKey: source.formatKey, encode: source.encode)
+                let sink = EventStreamSink(outlet: outlet, formatKey: source.formatKey, encode: source.encode)
                 subscriptions.append(
                     try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
             }
         } catch let error as StoreError {
             for subscription in subscriptions { subscription.cancel() }
             subscriptions = []
-            continuation.finish()
+            outlet.finish()
             opening = ByteBuffer(string: onHistoryUnavailable(error))
         }
-        if sources.isEmpty { continuation.finish() }
-        let held = subscriptions
-        let body = Self.body(
-            stream, continuation, first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
-            onEnd: { for subscription in held { subscription.cancel() } })
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
-            body: body)
-    }
-}
-
-extension EventStreamResponse {
-    /// The body of a long-lived stream: `first`, then whatever arrives on `stream`, with
-    /// keep-alives from the shared ticker, until the stream finishes, `endAt` passes, the client
-    /// goes away or the server shuts down; `onEnd` then releases what fed it.
-    static func body(
-        _ stream: AsyncStream<ByteBuffer>, _ continuation: AsyncStream<ByteBuffer>.Continuation, first: ByteBuffer?,
-        ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer, endAt: Date? = nil, onEnd: @escaping @Sendable () -> Void
-    ) -> ResponseBody {
-        ResponseBody { writer in
-            let keepAlive = ticker.register { continuation.yield(keepAliveFrame) }
-            defer {
-                keepAlive.cancel()
-                onEnd()
-            }
-            if let first { try await writer.write(first) }
-            try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    if let endAt {
-                        group.addTask {
-                            try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
-                            continuation.finish()
-                        }
-                    }
-                    for await chunk in stream { try await writer.write(chunk) }
-                    group.cancelAll()
-                }
-            } onGracefulShutdown: {
-                continuation.finish()
-            }
-            try await writer.finish(nil)
+        if sources.isEmpty { outlet.finish() }
+        let release: @Sendable () -> Void
+        if subscriptions.count == 1 {
+            // One subscription (the usual case) needs no array kept for the stream's life.
+            let only = subscriptions[0]
+            release = { only.cancel() }
+        } else {
+            let held = subscriptions
+            release = { for subscription in held { subscription.cancel() } }
         }
+        return outlet.response(
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
+            onEnd: release)
     }
 }
 
 private final class EventStreamSink: HubSubscriber {
-    let continuation: AsyncStream<ByteBuffer>.Continuation
+    let outlet: StreamOutlet
     let formatKey: String
     let encode: @Sendable (ChangeEvent) -> String
 
-    init(continuation: AsyncStream<ByteBuffer>.Continuation, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String) {
-        self.continuation = continuation
+    init(outlet: StreamOutlet, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String) {
+        self.outlet = outlet
         self.formatKey = formatKey
         self.encode = encode
     }
 
     func receive(_ event: HubEvent) -> Bool {
-        let frame = event.encoded(as: formatKey) { ByteBuffer(string: encode(event.change)) }
-        if case .enqueued = continuation.yield(frame) { return true }
-        return false
+        outlet.send(event.encoded(as: formatKey) { ByteBuffer(string: encode(event.change)) })
     }
 
     func hubDidDrop(reason: HubDropReason) {
-        let frame = "event: error\ndata: " + JSONValue.quoted(reason.description) + "\n\n"
-        continuation.yield(ByteBuffer(string: frame))
-        continuation.finish()
+        outlet.finish(last: ByteBuffer(string: "event: error\ndata: " + JSONValue.quoted(reason.description) + "\n\n"))
     }
 }
 

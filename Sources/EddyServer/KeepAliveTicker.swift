@@ -4,7 +4,7 @@ import Synchronization
 /// idle stream then costs its buffers and nothing that ticks.
 final class KeepAliveTicker: Sendable {
     private let intervalSeconds: Double
-    private let beats = Mutex<(next: Int, listeners: [Int: @Sendable () -> Void])>((0, [:]))
+    private let beats = Mutex<(next: Int, listeners: [Int: any KeepAliveListener])>((0, [:]))
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     init(intervalSeconds: Double) {
@@ -13,9 +13,14 @@ final class KeepAliveTicker: Sendable {
 
     /// Calls `beat` every interval until the returned token is cancelled.
     func register(_ beat: @escaping @Sendable () -> Void) -> Registration {
+        register(BeatClosure(beat: beat))
+    }
+
+    /// Beats `listener` every interval until the returned token is cancelled.
+    func register(_ listener: any KeepAliveListener) -> Registration {
         let id = beats.withLock { state in
             defer { state.next += 1 }
-            state.listeners[state.next] = beat
+            state.listeners[state.next] = listener
             return state.next
         }
         startIfNeeded()
@@ -40,7 +45,7 @@ final class KeepAliveTicker: Sendable {
                     try? await Task.sleep(for: .seconds(interval))
                     guard let self else { return }
                     let listeners = self.beats.withLock { Array($0.listeners.values) }
-                    for beat in listeners { beat() }
+                    for listener in listeners { listener.keepAliveBeat() }
                 }
             }
         }
@@ -48,5 +53,22 @@ final class KeepAliveTicker: Sendable {
 
     func stop() {
         task.withLock { $0?.cancel() }
+    }
+}
+
+/// Something the ticker beats. A class registers itself, which costs no closure per stream.
+protocol KeepAliveListener: AnyObject, Sendable {
+    func keepAliveBeat()
+}
+
+private final class BeatClosure: KeepAliveListener {
+    let beat: @Sendable () -> Void
+
+    init(beat: @escaping @Sendable () -> Void) {
+        self.beat = beat
+    }
+
+    func keepAliveBeat() {
+        beat()
     }
 }

@@ -96,6 +96,15 @@ import Synchronization
             #expect(overHTTP1.status == .ok)
             #expect(overHTTP1.version == .http1_1)
 
+            // An HTTP/1.1 stream over TLS is written from behind the TLS handler.
+            let streamOverHTTP1 = try await http1.execute(
+                HTTPClientRequest(url: server.baseURL + "/.eddy/events?path=/secure/&after=0"), timeout: .seconds(10))
+            #expect(streamOverHTTP1.version == .http1_1)
+            var chunks = streamOverHTTP1.body.makeAsyncIterator()
+            var streamed = ""
+            while !streamed.contains("\"s\":1"), let chunk = try await chunks.next() { streamed += String(buffer: chunk) }
+            #expect(streamed.hasPrefix(": eddy\n\n") && streamed.contains("\"s\":1"))
+
             // WSS: the multiplex socket link uses the secure scheme and works.
             var get = HTTPClientRequest(url: server.baseURL + "/secure/")
             get.method = .HEAD

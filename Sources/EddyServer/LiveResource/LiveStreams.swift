@@ -52,7 +52,8 @@ struct LiveStreams: Sendable {
         }
         return try await streams.respond(
             filter: filter, after: after, principal: exchange.identity.subject,
-            admits: access.eventAdmission(for: filter, identity: exchange.identity), formatKey: formatKey, encode: encode,
+            admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection,
+            formatKey: formatKey, encode: encode,
             onHistoryUnavailable: { error in Self.resetFrame(error.description) })
     }
 

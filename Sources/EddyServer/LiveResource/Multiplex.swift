@@ -191,12 +191,13 @@ struct Multiplex: Sendable {
                 return try await streams.respond(
                     sources: [], after: nil, principal: nil,
                     preamble: [LiveStreams.resetFrame("the resume position '\(resume)' is not from this server's log")],
+                    connection: exchange.connection,
                     onHistoryUnavailable: { LiveStreams.resetFrame($0.description) })
             }
             after = checkpoint.sequence
         }
         return try await streams.respond(
-            sources: sources, after: after, principal: exchange.identity.subject, preamble: preamble,
+            sources: sources, after: after, principal: exchange.identity.subject, preamble: preamble, connection: exchange.connection,
             onHistoryUnavailable: { LiveStreams.resetFrame($0.description) })
     }
 }

@@ -2,6 +2,7 @@ import EddyCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The HTTP side of Solid Notifications: discovery, the subscription services, channel
 /// resources (DELETE ends a channel) and the capability URLs that stream notifications.
@@ -133,7 +134,7 @@ struct SolidEndpoints: Sendable {
 
     /// `receiveFrom` of EventSource and streaming HTTP channels. The capability is the
     /// credential; what flows is limited by the read access of the channel's subject.
-    func receive(_ request: Request, rawPath: String) async throws -> Response {
+    func receive(_ request: Request, rawPath: String, connection: (any Channel)?) async throws -> Response {
         let token = String(rawPath.dropFirst(StorageDescription.receivePrefix.count))
         guard let channel = await channels.channel(token: token) else {
             throw Problem(.notFound, "unknown-channel", "this channel does not exist, was deleted or has ended")
@@ -142,8 +143,8 @@ struct SolidEndpoints: Sendable {
         let identity = Identity(subject: channel.subject)
         guard access.allows(identity, to: .read, at: channel.path) else { throw access.refusal(identity, .read, channel.path) }
         switch channel.type {
-        case .eventSource2023: return try await eventSource(channel, request: request)
-        case .streamingHTTP2023: return try await streaming(channel)
+        case .eventSource2023: return try await eventSource(channel, request: request, connection: connection)
+        case .streamingHTTP2023: return try await streaming(channel, connection: connection)
         default:
             throw Problem(
                 .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required", "\(channel.type.rawValue) channels are WebSockets",
@@ -151,7 +152,7 @@ struct SolidEndpoints: Sendable {
         }
     }
 
-    private func eventSource(_ channel: SolidChannel, request: Request) async throws -> Response {
+    private func eventSource(_ channel: SolidChannel, request: Request, connection: (any Channel)?) async throws -> Response {
         var after: SequenceNumber?
         if let resume = request.headers[.lastEventID] {
             guard let checkpoint = Checkpoint(token: resume), checkpoint.epoch == store.epoch else {
@@ -162,15 +163,15 @@ struct SolidEndpoints: Sendable {
         let initial = after == nil ? try await channels.stateNotification(for: channel) : nil
         return try await PushedStream.respond(
             channel: channel, after: after, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
-            buffer: streams.bufferEvents, contentType: "text/event-stream",
+            buffer: streams.bufferEvents, connection: connection, contentType: "text/event-stream",
             frame: { notification, checkpoint in SSEFrame.make(id: checkpoint?.token, data: notification) },
             keepAliveFrame: ": keep-alive\n\n")
     }
 
-    private func streaming(_ channel: SolidChannel) async throws -> Response {
+    private func streaming(_ channel: SolidChannel, connection: (any Channel)?) async throws -> Response {
         let initial = try await channels.stateNotification(for: channel)
         return try await PushedStream.respond(
             channel: channel, after: nil, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
-            buffer: streams.bufferEvents, contentType: Self.ldJSON, frame: { notification, _ in notification + "\n" }, keepAliveFrame: "\n")
+            buffer: streams.bufferEvents, connection: connection, contentType: Self.ldJSON, frame: { notification, _ in notification + "\n" }, keepAliveFrame: "\n")
     }
 }

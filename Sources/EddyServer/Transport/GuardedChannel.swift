@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// Wraps a Hummingbird child channel (HTTP/1, or TLS with HTTP/2) with the per-connection
-/// limit, which must see each connection before anything else does.
+/// limit, which must see each connection before anything else does. Plain HTTP/1 connections
+/// also get the handler that event streams take over (TLS ones get it behind their TLS handler).
 struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
 
@@ -15,11 +16,20 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: firstRequestGuard != nil))
-            if let firstRequestGuard { try channel.pipeline.syncOperations.addHandler(firstRequestGuard()) }
+            if let firstRequestGuard {
+                // The first receive buffer stays with the connection for its life (NIO pools it),
+                // so an idle event stream would keep NIO's default 2 KiB for a request of a few
+                // hundred bytes: start small; it doubles for larger reads.
+                try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+                try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
+                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
+            }
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }
     }
+
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 256, maximum: 65536) }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)

@@ -42,6 +42,12 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
                 case .negotiated("h2"):
                     return http2.setup(channel: channel, logger: logger).map { .http2($0) }
                 case .negotiated("http/1.1"), .fallback:
+                    // HTTP/1.1 event streams are written from the pipeline; HTTP/2 ones keep their task.
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
                     return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
                 case .negotiated:
                     return channel.close().flatMap { channel.eventLoop.makeFailedFuture(NIOHTTP2Errors.invalidALPNToken()) }

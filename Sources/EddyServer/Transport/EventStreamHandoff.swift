@@ -1,0 +1,360 @@
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import Synchronization
+
+/// Sits in each HTTP/1.1 connection's pipeline in front of the HTTP codec and passes everything
+/// through until an event-stream response claims the connection. From then on the stream is
+/// written from here, on the connection's event loop: the HTTP handlers behind it are removed
+/// and the request's task ends, so an idle stream costs this object, its hub registrations and
+/// the socket — no task, no AsyncStream, no decoder buffers (issue #7: a few KiB per stream).
+/// Nothing more is read from a stream's connection: HTTP pipelining after an event stream is
+/// not supported, and the connection closes when the stream ends.
+///
+/// `send` and `finish` may be called from any thread (hub publishers, the keep-alive ticker);
+/// every other member is confined to the event loop, which is what makes it `Sendable`.
+final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        /// An ordinary HTTP connection, for now.
+        case idle
+        /// A stream has claimed the connection; its frames wait in `Opening.pending` until the
+        /// response head has gone out through the HTTP encoder.
+        case claimed
+        case streaming
+        case ended
+    }
+
+    /// What the response needs once it is written from here.
+    struct Start {
+        let first: ByteBuffer?
+        let keepAliveFrame: ByteBuffer
+        let ticker: KeepAliveTicker
+        let endAt: NIODeadline?
+        let started: EventLoopPromise<Void>
+    }
+
+    private var phase = Phase.idle
+    private var context: ChannelHandlerContext?
+    /// Kept apart, and only while claimed, so that every connection carries less.
+    private final class Opening {
+        var pending: [ByteBuffer] = []
+        /// Set when the stream was finished before it started, with its last frame if any.
+        var finishing = false
+        var lastFrame: ByteBuffer?
+        var start: Start?
+        var headSeen = false
+    }
+
+    private var opening: Opening?
+    /// Whether the response head announced chunked framing (Hummingbird's always does for a
+    /// body of unknown length); without it the body would end at close.
+    private var chunked = true
+    private var keepAliveFrame = ByteBuffer()
+    private var keepAlive: KeepAliveTicker.Registration?
+    private var endTimer: Scheduled<Void>?
+    private var onEnd: (@Sendable () -> Void)?
+
+    /// Set on the event loop before the handler is shared with other threads.
+    private var eventLoop: (any EventLoop)?
+    private var capacity = 0
+    /// Frames accepted by `send` and not yet handed to the channel.
+    private let backlog = Atomic<Int>(0)
+    /// The channel's writability, readable from any thread without holding the channel.
+    private let writable = Atomic<Bool>(true)
+
+    private static let crlf = ByteBuffer(string: "\r\n")
+    private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.eventLoop = context.eventLoop
+        writable.store(context.channel.isWritable, ordering: .relaxed)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+        self.context = nil
+    }
+
+    // MARK: Claiming
+
+    /// Claims `channel` for one event stream, when it is an HTTP/1.1 connection with this
+    /// handler (not an HTTP/2 stream) and nothing claimed it before.
+    static func claim(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
+        try? await channel.eventLoop.submit { () -> EventStreamHandoff? in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self),
+                handler.phase == .idle, channel.isActive
+            else { return nil }
+            handler.phase = .claimed
+            handler.opening = Opening()
+            handler.capacity = capacity
+            return handler
+        }.get()
+    }
+
+    /// Runs `onEnd` once the stream is over, however it ends (now, if it already has).
+    func whenEnded(_ onEnd: @escaping @Sendable () -> Void) {
+        execute { handler in
+            if handler.phase == .ended { onEnd() } else { handler.onEnd = onEnd }
+        }
+    }
+
+    /// Writes the stream from here on; called from the response body once the head is written.
+    func takeOver(first: ByteBuffer?, keepAliveFrame: ByteBuffer, ticker: KeepAliveTicker, endAt: NIODeadline?) async throws {
+        guard let eventLoop else { return }
+        let started = eventLoop.makePromise(of: Void.self)
+        let start = Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
+        execute { handler in
+            guard handler.phase == .claimed, let opening = handler.opening else {
+                start.started.succeed()
+                return
+            }
+            opening.start = start
+            // Normally the head went through already: the response writer's hop came first.
+            if opening.headSeen { handler.beginStreaming() }
+        }
+        try await started.futureResult.get()
+    }
+
+    // MARK: Frames (any thread)
+
+    /// Queues a frame; false when the client is not reading fast enough (the caller then drops it).
+    func send(_ frame: ByteBuffer) -> Bool {
+        let queued = backlog.wrappingAdd(1, ordering: .relaxed).newValue
+        guard queued <= capacity, writable.load(ordering: .relaxed) else {
+            backlog.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        execute { $0.deliver(frame) }
+        return true
+    }
+
+    /// Ends the stream after what was queued and `last`.
+    func finish(last: ByteBuffer? = nil) {
+        execute { $0.finishStream(last: last) }
+    }
+
+    func keepAliveBeat() {
+        execute { handler in
+            guard handler.phase == .streaming, let context = handler.context, context.channel.isWritable else { return }
+            handler.writeFrame(handler.keepAliveFrame, context)
+            context.flush()
+        }
+    }
+
+    private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
+        guard let eventLoop else { return }
+        if eventLoop.inEventLoop {
+            body(self)
+        } else {
+            eventLoop.execute { body(self) }
+        }
+    }
+
+    // MARK: Event loop
+
+    private func deliver(_ frame: ByteBuffer) {
+        switch phase {
+        case .claimed:
+            opening?.pending.append(frame)
+        case .streaming:
+            backlog.wrappingSubtract(1, ordering: .relaxed)
+            guard let context else { return }
+            writeFrame(frame, context)
+            context.flush()
+        case .idle, .ended:
+            backlog.wrappingSubtract(1, ordering: .relaxed)
+        }
+    }
+
+    private func finishStream(last: ByteBuffer?) {
+        switch phase {
+        case .claimed:
+            guard let opening, !opening.finishing else { return }
+            opening.finishing = true
+            opening.lastFrame = last
+        case .streaming: end(last: last)
+        case .idle, .ended: break
+        }
+    }
+
+    private func beginStreaming() {
+        guard let opening, let start = opening.start, let context else { return }
+        self.opening = nil
+        phase = .streaming
+        keepAliveFrame = start.keepAliveFrame
+        if let first = start.first { writeFrame(first, context) }
+        for frame in opening.pending { writeFrame(frame, context) }
+        backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
+        start.started.succeed()
+        if opening.finishing {
+            end(last: opening.lastFrame)
+            return
+        }
+        context.flush()
+        keepAlive = start.ticker.register(self)
+        if let endAt = start.endAt {
+            endTimer = context.eventLoop.scheduleTask(deadline: endAt) { self.finishStream(last: nil) }
+        }
+        removeHTTPHandlers(context)
+        // The request's reader is gone; read on, so a client that leaves is noticed.
+        context.read()
+    }
+
+    /// Ends a started stream: the last frame, the end of the body, and the connection.
+    private func end(last: ByteBuffer?) {
+        guard let context else { return stop() }
+        if let last { writeFrame(last, context) }
+        if chunked { context.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
+        stop()
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// Releases what feeds the stream; nothing more is written.
+    private func stop() {
+        if phase == .claimed || phase == .streaming { phase = .ended }
+        guard phase == .ended else { return }
+        keepAlive?.cancel()
+        keepAlive = nil
+        endTimer?.cancel()
+        endTimer = nil
+        if let opening {
+            backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
+            opening.start?.started.succeed()
+            self.opening = nil
+        }
+        let onEnd = self.onEnd
+        self.onEnd = nil
+        onEnd?()
+    }
+
+    private func writeFrame(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
+        guard frame.readableBytes > 0 else { return }
+        if chunked {
+            context.write(wrapOutboundOut(ByteBuffer(string: String(frame.readableBytes, radix: 16) + "\r\n")), promise: nil)
+            context.write(wrapOutboundOut(frame), promise: nil)
+            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(frame), promise: nil)
+        }
+    }
+
+    /// The HTTP codec and its helpers hold parser state and buffers a stream never uses again.
+    private func removeHTTPHandlers(_ context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+            if let found = try? pipeline.context(handlerType: type) { pipeline.removeHandler(context: found, promise: nil) }
+        }
+        remove(HTTPConnectionStateHandler.self)
+        remove(HeaderLimitHandler.self)
+        remove(HTTP1ToHTTPServerCodec.self)
+        remove(HTTPResponseEncoder.self)
+        guard let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
+        // The decoder hands bytes it still holds to whoever follows it on removal; those must
+        // not reach the request reader, which expects parsed parts.
+        let discard = DiscardInbound()
+        guard (try? pipeline.addHandler(discard, position: .after(decoder.handler))) != nil else { return }
+        let removed = context.eventLoop.makePromise(of: Void.self)
+        pipeline.removeHandler(context: decoder, promise: removed)
+        let loopBound = NIOLoopBound(pipeline, eventLoop: context.eventLoop)
+        removed.futureResult.whenComplete { _ in loopBound.value.removeHandler(discard, promise: nil) }
+    }
+
+    // MARK: ChannelHandler
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch phase {
+        case .idle, .claimed: context.fireChannelRead(data)
+        case .streaming, .ended: break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        switch phase {
+        case .idle, .claimed: context.fireChannelReadComplete()
+        case .streaming: context.read()
+        case .ended: break
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable.store(context.channel.isWritable, ordering: .relaxed)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        writable.store(false, ordering: .relaxed)
+        stop()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // The server is shutting down: end the stream cleanly so it drains.
+            finishStream(last: nil)
+        } else if phase == .streaming, let event = event as? ChannelEvent, event == .inputClosed {
+            // The client closed its side: it is gone.
+            end(last: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch phase {
+        case .idle:
+            context.write(data, promise: promise)
+        case .claimed:
+            if let opening, !opening.headSeen {
+                opening.headSeen = true
+                chunked = Self.isChunked(head: unwrapOutboundIn(data))
+            }
+            context.write(data, promise: promise)
+            if opening?.start != nil { beginStreaming() }
+        case .streaming, .ended:
+            // The request's task no longer owns the connection.
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        switch phase {
+        case .idle, .claimed: context.flush()
+        case .streaming, .ended: break
+        }
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch phase {
+        case .idle, .claimed:
+            context.close(mode: mode, promise: promise)
+        case .streaming, .ended:
+            // The request's task closing what it handed over: the stream closes it when it ends.
+            promise?.succeed()
+        }
+    }
+
+    /// Whether the encoded response head announces `Transfer-Encoding: chunked`.
+    static func isChunked(head: ByteBuffer) -> Bool {
+        let text = String(buffer: head).lowercased()
+        guard let end = text.range(of: "\r\n\r\n") else { return true }
+        return text[..<end.lowerBound].contains("transfer-encoding: chunked")
+    }
+}
+
+/// Swallows what a removed decoder still held (see `removeHTTPHandlers`).
+private final class DiscardInbound: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}
+
+/// Thrown by an event-stream body once the connection's handler writes the stream: it ends the
+/// request's task without ending the response.
+struct EventStreamHandedOff: Error {}

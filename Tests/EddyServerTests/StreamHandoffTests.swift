@@ -1,0 +1,93 @@
+import EddyCore
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HTTP/1.1 event streams are written by the connection's pipeline once the response head is
+/// out, and hold no task while idle. These pin down what that path must do on the wire.
+@Suite struct StreamHandoffTests {
+    @Test func streamsStayChunkedAndIgnoreBytesPipelinedAfterThem() async throws {
+        try await TestServer.with { server in
+            _ = try await server.send(.PUT, "/p", json: #"{"v":0}"#)
+            let connection = try RawConnection(port: server.port, timeoutSeconds: 5)
+            try connection.send(
+                "GET /.eddy/value-stream/p HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\nnot http at all\r\n\r\n")
+            let opening = try await blocking { connection.read(until: ": eddy\n\n") }
+            #expect(opening.lowercased().contains("transfer-encoding: chunked"))
+            #expect(opening.contains("\r\n\r\n8\r\n: eddy\n\n"))
+            _ = try await server.send(.PUT, "/p", json: #"{"v":1}"#)
+            let event = try await blocking { connection.read(until: "{\"v\":1}\n\n\r\n") }
+            #expect(!event.contains("HTTP/1.1"))
+            #expect(event.contains("data: {\"v\":1}\n\n\r\n"))
+        }
+    }
+
+    @Test func aClientThatLeavesReleasesItsSubscriptionAtOnce() async throws {
+        // Keep-alives far apart: the stream must notice the client leaving without writing.
+        try await TestServer.with(configure: { $0.keepAliveSeconds = 600 }) { server in
+            let before = server.server.hub.subscriberCount
+            var connections: [RawConnection] = []
+            for _ in 0..<20 {
+                let connection = try RawConnection(port: server.port, timeoutSeconds: 5)
+                try connection.send("GET /.eddy/events?path=/gone/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+                _ = try await blocking { connection.read(until: ": eddy\n\n") }
+                connections.append(connection)
+            }
+            #expect(server.server.hub.subscriberCount == before + 20)
+            connections.removeAll()
+            try await Self.eventually { server.server.hub.subscriberCount == before }
+        }
+    }
+
+    @Test func aClientThatStopsReadingIsCutOff() async throws {
+        try await TestServer.with(configure: { $0.subscriberBufferEvents = 8 }) { server in
+            let connection = try RawConnection(port: server.port, timeoutSeconds: 10)
+            try connection.send("GET /.eddy/events?path=/flood/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            _ = try await blocking { connection.read(until: ": eddy\n\n") }
+            let before = server.server.hub.subscriberCount
+            let big = "{\"pad\":\"" + String(repeating: "x", count: 200_000) + "\"}"
+            for index in 0..<60 {
+                _ = try await server.send(.PUT, "/flood/\(index)", json: big)
+                if server.server.hub.subscriberCount < before { break }
+            }
+            try await Self.eventually { server.server.hub.subscriberCount == before - 1 }
+            // What was sent before the cut is still readable; then the connection ends.
+            #expect(try await blocking { connection.peerClosed() })
+        }
+    }
+
+    @Test func shutdownEndsOpenStreamsCleanly() async throws {
+        let server = try await TestServer.start()
+        let connection = try RawConnection(port: server.port, timeoutSeconds: 10)
+        try connection.send("GET /.eddy/events?path=/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        _ = try await blocking { connection.read(until: ": eddy\n\n") }
+        try await withTimeout(15) { await server.stop() }
+        let rest = try await blocking { String(decoding: connection.readUntilClosed(), as: UTF8.self) }
+        #expect(rest.hasSuffix("0\r\n\r\n"))
+    }
+
+    static func eventually(within seconds: Double = 5, _ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else { throw TestFailure("condition not met within \(seconds) s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+extension RawConnection {
+    /// Reads until `marker` has arrived (or the receive timeout passes); returns all read so far.
+    func read(until marker: String) -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !String(decoding: received, as: UTF8.self).contains(marker) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
