@@ -10,7 +10,8 @@
 #
 # Environment: SCALE (fraction of the subscriber counts, default 1), WORKLOADS (subset of
 # "fanout-sse fanout-ws saturation idle writes topics"), SERVERS (subset of "eddy nchan pushpin"),
-# SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80").
+# SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"), DURATION (seconds
+# of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EDDY="${EDDY:-$root/.build/release/eddy}"
@@ -20,6 +21,8 @@ SCALE="${SCALE:-1}"
 WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws saturation idle writes topics}"
 SERVERS="${SERVERS:-eddy nchan pushpin}"
 SAT_RATES="${SAT_RATES:-5 10 20 40 80}"
+DURATION="${DURATION:-30}"
+SAT_SECONDS="${SAT_SECONDS:-10}"
 EDDY_PORT=8070
 mkdir -p "$OUT"
 ulimit -n 20000
@@ -114,12 +117,17 @@ load() {
     local workers=2
     [ "$subs" -lt 2000 ] && workers=1
     echo "== $name on $server: $subs $kind subscribers, $topics topic(s), $events events at $rate/s" >&2
+    # Evidence of what limits the figure: who has the CPU (server, load tool, other builders).
+    (while true; do date -u +%T; top -b -n 1 -w 160 | head -16; sleep 3; done) >"$OUT/$name-$server.top" 2>&1 &
+    local sampler=$!
     # shellcheck disable=SC2046
     "$LOAD" run $(sub_args "$server" "$kind" "$topic") "${extra[@]}" \
         --subscribers "$subs" --topics "$topics" --source-addresses "$(sources_for "$subs")" --workers "$workers" \
         --publish-url "$(pub_url "$server" "$topic")" --publish-method "$(pub_method "$server")" \
         --publish-body "$(pub_body "$server" "$kind" "$topic")" --events "$events" --rate "$rate" \
         "${pids[@]}" "$@" | tee "$OUT/$name-$server.txt" >&2
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
 }
 
 get() { grep "^$2=" "$OUT/$1.txt" 2>/dev/null | head -1 | cut -d= -f2 || true; }
@@ -129,19 +137,19 @@ for server in $SERVERS; do
         # A fresh Eddy per workload, so RSS growth is this workload's alone.
         [ "$server" = eddy ] && start_eddy
         case "$workload" in
-            fanout-sse) load fanout-sse "$server" sse "$FANOUT" 1 300 10 --drain 5 ;;
+            fanout-sse) load fanout-sse "$server" sse "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
             fanout-ws)
                 if [ "$server" = pushpin ] && [ "${PUSHPIN_WS:-1}" = 0 ]; then continue; fi
-                load fanout-ws "$server" ws "$FANOUT" 1 300 10 --drain 5 ;;
+                load fanout-ws "$server" ws "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
             saturation)
                 for rate in $SAT_RATES; do
-                    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * 10))")" "$rate" --drain 5
+                    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * $SAT_SECONDS))")" "$rate" --drain 5
                 done ;;
             idle) load idle "$server" sse "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
             writes)
                 [ "$server" = eddy ] || continue
                 load writes eddy sse "$WRITE_SUBS" 1 5000 0 --writers 64 --drain 5 ;;
-            topics) load topics "$server" sse "$FANOUT" "$FANOUT" 30000 1000 --writers 64 --drain 5 ;;
+            topics) load topics "$server" sse "$FANOUT" "$FANOUT" $((1000 * DURATION)) 1000 --writers 64 --drain 5 ;;
         esac
         [ "$server" = eddy ] && stop_eddy
     done
