@@ -125,7 +125,7 @@ load() {
         --subscribers "$subs" --topics "$topics" --source-addresses "$(sources_for "$subs")" --workers "$workers" \
         --publish-url "$(pub_url "$server" "$topic")" --publish-method "$(pub_method "$server")" \
         --publish-body "$(pub_body "$server" "$kind" "$topic")" --events "$events" --rate "$rate" \
-        "${pids[@]}" "$@" | tee "$OUT/$name-$server.txt" >&2
+        "${pids[@]}" "$@" | tee "$OUT/$name-$server.txt" >&2 || echo "!! $name on $server failed (exit $?)" >&2
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
 }
@@ -136,6 +136,7 @@ for server in $SERVERS; do
     for workload in $WORKLOADS; do
         # A fresh Eddy per workload, so RSS growth is this workload's alone.
         [ "$server" = eddy ] && start_eddy
+        # A server that died during the previous workload is reported, not silently restarted.
         case "$workload" in
             fanout-sse) load fanout-sse "$server" sse "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
             fanout-ws)

@@ -83,8 +83,9 @@ public enum Worker {
         await pool.close()
     }
 
+    /// A coordinator that has gone away is no reason to crash: the result just has no reader.
     static func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 }
 
@@ -122,7 +123,7 @@ final class WorkerSet: SubscriberSide, @unchecked Sendable {
     }
 
     func finish() async throws -> SubscriberTally {
-        for (_, input, _) in processes { input.write(Data("STOP\n".utf8)) }
+        for (_, input, _) in processes { try? input.write(contentsOf: Data("STOP\n".utf8)) }
         var total = SubscriberTally()
         for (process, input, reader) in processes {
             guard let line = await reader.next(), line.hasPrefix("RESULT ") else { throw WorkerFailure(pid: process.processIdentifier) }

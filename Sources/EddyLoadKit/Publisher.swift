@@ -18,6 +18,9 @@ public enum Publisher {
         await withTaskGroup(of: Outcome.self) { tasks in
             var inFlight = 0
             for n in 0..<spec.count {
+                // A server that has died would otherwise have every remaining request retry its
+                // connection until its deadline: stop once nothing has succeeded for a while.
+                if result.consecutiveFailures >= 32 { break }
                 if spec.rate > 0 {
                     let due = start + .nanoseconds(Int64(Double(n) / spec.rate * 1e9))
                     if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
@@ -55,7 +58,7 @@ public enum Publisher {
         request.body = .bytes(ByteBuffer(string: fill(spec.bodyTemplate, t: t, n: n, topic: topic)))
         var failure: String?
         do {
-            let response = try await client.execute(request, timeout: .seconds(60))
+            let response = try await client.execute(request, timeout: .seconds(20))
             _ = try await response.body.collect(upTo: 1 << 20)
             if !(200..<300).contains(response.status.code) { failure = "status \(response.status.code)" }
         } catch {
@@ -69,8 +72,10 @@ extension PublishResult {
     mutating func add(_ outcome: Publisher.Outcome) {
         if let failure = outcome.failure {
             failed += 1
+            consecutiveFailures += 1
             if firstFailure == nil { firstFailure = failure }
         } else {
+            consecutiveFailures = 0
             succeeded += 1
             succeededByTopic[outcome.topic] += 1
             latency.record(outcome.microseconds)

@@ -85,6 +85,7 @@ public struct PublishResult: Codable, Sendable {
     public var sent = 0
     public var succeeded = 0
     public var failed = 0
+    var consecutiveFailures = 0
     public var firstFailure: String?
     /// Successful publishes per topic: with subscribers per topic, the deliveries expected.
     public var succeededByTopic: [Int] = []

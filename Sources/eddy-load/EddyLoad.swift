@@ -107,6 +107,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
 /// The soft limit is often 1,024 while the hard one allows the 20,000 a worker needs.
 func raiseFileLimit() {
+    // Peers that reset connections, or a coordinator that is gone, must give errors, not kill us.
+    signal(SIGPIPE, SIG_IGN)
     var limit = rlimit()
     guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
     limit.rlim_cur = limit.rlim_max
