@@ -1,0 +1,69 @@
+/// Finds `"t":<digits>` and `"n":<digits>` pairs in a byte stream, whatever surrounds them: the
+/// same event arrives as an SSE data line, inside a WebSocket envelope or a long-poll body, and
+/// each server re-frames it differently. State carries over between calls, so a payload split
+/// across reads, chunks or frames is still found.
+struct PayloadScanner {
+    private enum State {
+        case idle
+        case quote
+        case key(UInt8)
+        case closed(UInt8)
+        case value(UInt8, digits: Int, UInt64)
+    }
+
+    private var state = State.idle
+    private var time: UInt64?
+    private var number: UInt64?
+
+    /// Calls `found(t, n)` once for every object that carried both keys.
+    mutating func scan(_ bytes: some Sequence<UInt8>, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
+        for byte in bytes {
+            switch state {
+            case .idle:
+                if byte == UInt8(ascii: "\"") { state = .quote }
+            case .quote:
+                state = byte == UInt8(ascii: "t") || byte == UInt8(ascii: "n") ? .key(byte) : (byte == UInt8(ascii: "\"") ? .quote : .idle)
+            case .key(let key):
+                state = byte == UInt8(ascii: "\"") ? .closed(key) : .idle
+            case .closed(let key):
+                if byte == UInt8(ascii: ":") {
+                    state = .value(key, digits: 0, 0)
+                } else {
+                    // `"t"` followed by anything but a colon was the end of a string value.
+                    state = byte == UInt8(ascii: "\"") ? .quote : .idle
+                }
+            case .value(let key, let digits, let value):
+                if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                    state = .value(key, digits: digits + 1, value &* 10 &+ UInt64(byte - UInt8(ascii: "0")))
+                } else if digits == 0 && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\\")) {
+                    continue
+                } else {
+                    if digits > 0 {
+                        if key == UInt8(ascii: "t") { time = value } else { number = value }
+                        if let t = time, let n = number {
+                            found(t, n)
+                            time = nil
+                            number = nil
+                        }
+                    }
+                    state = byte == UInt8(ascii: "\"") ? .quote : .idle
+                }
+            }
+        }
+    }
+}
+
+/// Which event numbers one subscriber has seen; grows as numbers grow.
+struct SeenSet {
+    private var words: [UInt64] = []
+
+    /// True when `n` was new.
+    mutating func insert(_ n: Int) -> Bool {
+        let word = n >> 6
+        if word >= words.count { words.append(contentsOf: repeatElement(0, count: word - words.count + 1)) }
+        let bit = UInt64(1) << UInt64(n & 63)
+        if words[word] & bit != 0 { return false }
+        words[word] |= bit
+        return true
+    }
+}

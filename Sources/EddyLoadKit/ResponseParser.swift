@@ -1,0 +1,162 @@
+import Foundation
+import NIOCore
+
+/// A minimal incremental HTTP/1.1 response and WebSocket frame reader. Subscribers need only the
+/// status, a few headers and the de-framed payload bytes; a full client stack per connection would
+/// cost more memory and CPU than the server under test, and would then be what we measure.
+struct ResponseParser {
+    struct Head {
+        var status: Int
+        /// Lower-cased names.
+        var headers: [String: String]
+    }
+
+    enum Event {
+        case head(Head)
+        case body(ByteBuffer)
+        /// The end of one response body (content-length or chunked); the connection stays open.
+        case end
+        case frame(opcode: UInt8, payload: ByteBuffer)
+    }
+
+    enum Failure: Error {
+        case malformed(String)
+    }
+
+    private enum Mode {
+        case head
+        case chunkSize
+        case chunkData(Int)
+        case chunkDataEnd
+        case trailer
+        case fixed(Int)
+        case untilClose
+        case webSocket
+    }
+
+    private var mode = Mode.head
+    private var pending = ByteBuffer()
+
+    mutating func feed(_ incoming: inout ByteBuffer, _ sink: (Event) -> Void) throws {
+        pending.writeBuffer(&incoming)
+        loop: while true {
+            switch mode {
+            case .head:
+                guard let end = Self.find([13, 10, 13, 10], in: pending) else { break loop }
+                let text = pending.readString(length: end + 4) ?? ""
+                let head = try Self.parseHead(text)
+                sink(.head(head))
+                if head.status == 101 {
+                    mode = .webSocket
+                } else if head.status == 204 || head.status == 304 || (100..<200).contains(head.status) {
+                    sink(.end)
+                } else if head.headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+                    mode = .chunkSize
+                } else if let length = head.headers["content-length"].flatMap({ Int($0) }) {
+                    if length == 0 { sink(.end) } else { mode = .fixed(length) }
+                } else {
+                    mode = .untilClose
+                }
+            case .chunkSize:
+                guard let end = Self.find([13, 10], in: pending) else { break loop }
+                let line = pending.readString(length: end + 2) ?? ""
+                let digits = line.prefix { $0.isHexDigit }
+                guard let size = Int(digits, radix: 16) else { throw Failure.malformed("chunk size '\(line)'") }
+                mode = size == 0 ? .trailer : .chunkData(size)
+            case .chunkData(let left):
+                guard pending.readableBytes > 0 else { break loop }
+                let take = min(left, pending.readableBytes)
+                sink(.body(pending.readSlice(length: take)!))
+                mode = take == left ? .chunkDataEnd : .chunkData(left - take)
+            case .chunkDataEnd:
+                guard pending.readableBytes >= 2 else { break loop }
+                pending.moveReaderIndex(forwardBy: 2)
+                mode = .chunkSize
+            case .trailer:
+                guard let end = Self.find([13, 10], in: pending) else { break loop }
+                pending.moveReaderIndex(forwardBy: end + 2)
+                if end == 0 {
+                    mode = .head
+                    sink(.end)
+                }
+            case .fixed(let left):
+                guard pending.readableBytes > 0 else { break loop }
+                let take = min(left, pending.readableBytes)
+                sink(.body(pending.readSlice(length: take)!))
+                if take == left {
+                    mode = .head
+                    sink(.end)
+                } else {
+                    mode = .fixed(left - take)
+                }
+            case .untilClose:
+                guard pending.readableBytes > 0 else { break loop }
+                sink(.body(pending.readSlice(length: pending.readableBytes)!))
+            case .webSocket:
+                guard let (opcode, payload) = try readFrame() else { break loop }
+                sink(.frame(opcode: opcode, payload: payload))
+            }
+        }
+        if pending.readerIndex > 4096 { pending.discardReadBytes() }
+    }
+
+    /// One server frame (unmasked). Fragmented messages are passed on frame by frame, which
+    /// the payload scanner tolerates because it carries its state across calls.
+    private mutating func readFrame() throws -> (UInt8, ByteBuffer)? {
+        let view = pending.readableBytesView
+        guard view.count >= 2 else { return nil }
+        let first = view[view.startIndex]
+        let second = view[view.startIndex + 1]
+        var length = Int(second & 0x7F)
+        var header = 2
+        if length == 126 {
+            guard view.count >= 4 else { return nil }
+            length = Int(view[view.startIndex + 2]) << 8 | Int(view[view.startIndex + 3])
+            header = 4
+        } else if length == 127 {
+            guard view.count >= 10 else { return nil }
+            length = 0
+            for offset in 2..<10 { length = length << 8 | Int(view[view.startIndex + offset]) }
+            header = 10
+        }
+        if second & 0x80 != 0 { throw Failure.malformed("masked server frame") }
+        guard view.count >= header + length else { return nil }
+        pending.moveReaderIndex(forwardBy: header)
+        return (first & 0x0F, pending.readSlice(length: length)!)
+    }
+
+    static func parseHead(_ text: String) throws -> Head {
+        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: true)
+        guard let statusLine = lines.first else { throw Failure.malformed("empty head") }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
+            throw Failure.malformed("status line '\(statusLine)'")
+        }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].lowercased()
+            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Head(status: status, headers: headers)
+    }
+
+    static func find(_ needle: [UInt8], in buffer: ByteBuffer) -> Int? {
+        let view = buffer.readableBytesView
+        guard view.count >= needle.count else { return nil }
+        var index = view.startIndex
+        let last = view.endIndex - needle.count
+        while index <= last {
+            if view[index] == needle[0] {
+                var matched = true
+                for offset in 1..<needle.count where view[index + offset] != needle[offset] {
+                    matched = false
+                    break
+                }
+                if matched { return index - view.startIndex }
+            }
+            index += 1
+        }
+        return nil
+    }
+}

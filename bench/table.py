@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Prints bench/run.sh's results as one Markdown table with the ratios Eddy/peer.
+Usage: table.py RESULTS-DIR "SATURATION RATES"."""
+import os
+import sys
+
+out, rates = sys.argv[1], sys.argv[2].split()
+servers = ["eddy", "nchan", "pushpin"]
+
+
+def read(name, server):
+    path = os.path.join(out, f"{name}-{server}.txt")
+    if not os.path.exists(path):
+        return None
+    values = {}
+    for line in open(path):
+        if "=" in line:
+            key, value = line.strip().split("=", 1)
+            values.setdefault(key, value)
+    return values
+
+
+def number(values, key):
+    try:
+        return float(values[key]) if values and key in values else None
+    except ValueError:
+        return None
+
+
+def peak(server):
+    best = None
+    for rate in rates:
+        value = number(read(f"saturation-{rate}", server), "deliveries_per_s")
+        if value is not None and (best is None or value > best[0]):
+            best = (value, rate)
+    return best
+
+
+rows = []
+for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-out WS"), ("topics", "(e) many topics SSE")]:
+    for key, what in [
+        ("subscribers_connected", "subscribers connected"),
+        ("connect_per_s", "connects/s"),
+        ("deliveries_per_s", "deliveries/s"),
+        ("latency_p50_ms", "latency p50 ms"),
+        ("latency_p99_ms", "latency p99 ms"),
+        ("latency_p999_ms", "latency p99.9 ms"),
+        ("latency_max_ms", "latency max ms"),
+        ("lost", "lost"),
+        ("duplicates", "duplicated"),
+        ("disconnected", "disconnected"),
+    ]:
+        rows.append((label, what, [number(read(name, s), key) for s in servers]))
+peaks = [peak(s) for s in servers]
+rows.append(("(b) saturation SSE", "peak deliveries/s", [p[0] if p else None for p in peaks]))
+rows.append(("(b) saturation SSE", "at writes/s", [float(p[1]) if p else None for p in peaks]))
+rows.append(("(c) idle SSE", "RSS KiB per connection", [number(read("idle", s), "rss_per_connection_kib") for s in servers]))
+rows.append(("(c) idle SSE", "connections held", [number(read("idle", s), "subscribers_connected") for s in servers]))
+for key, what in [
+    ("publish_per_s", "durable writes/s"),
+    ("publish_p50_ms", "commit p50 ms"),
+    ("publish_p99_ms", "commit p99 ms"),
+    ("latency_p99_ms", "delivery p99 ms"),
+    ("lost", "lost"),
+]:
+    rows.append(("(d) writes, 64 writers", what, [number(read("writes", s), key) for s in servers]))
+
+
+def show(value):
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+print("| workload | figure | Eddy | Nchan | Pushpin | Eddy/Nchan | Eddy/Pushpin |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for label, what, (eddy, nchan, pushpin) in rows:
+    print(f"| {label} | {what} | {show(eddy)} | {show(nchan)} | {show(pushpin)} | {ratio(eddy, nchan)} | {ratio(eddy, pushpin)} |")
