@@ -235,7 +235,10 @@ export class LiveResource extends Emitter {
     if (item.deleted) {
       if (this.children.delete(id)) this.emit('child-removed', id);
     } else {
-      const known = this.children.has(id);
+      const known = this.children.get(id);
+      // A catch-up page may repeat a change a stream already delivered (pages carry no
+      // per-item position): the same state again is not a change.
+      if (known && JSON.stringify(known) === JSON.stringify(item)) return;
       this.children.set(id, item);
       this.emit(known ? 'child-changed' : 'child-added', item);
     }
