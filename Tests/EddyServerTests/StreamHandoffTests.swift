@@ -42,6 +42,24 @@ import Glibc
         }
     }
 
+    @Test func aBurstOfCommitsDoesNotCutOffAClientThatReads() async throws {
+        // A group commit publishes its whole batch at once: frames waiting for the event loop
+        // say the server is busy, not that the reader is slow.
+        try await TestServer.with(configure: { $0.subscriberBufferEvents = 2 }) { server in
+            let connection = try RawConnection(port: server.port, timeoutSeconds: 10)
+            try connection.send("GET /.eddy/events?path=/burst/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            _ = try await blocking { connection.read(until: ": eddy\n\n") }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<30 {
+                    group.addTask { _ = try await server.send(.PUT, "/burst/\(index)", json: #"{"i":\#(index)}"#) }
+                }
+                try await group.waitForAll()
+            }
+            let received = try await blocking { connection.read(until: "\"path\":\"/burst/", count: 30) }
+            #expect(received.components(separatedBy: "\"path\":\"/burst/").count - 1 == 30, "every event of the burst arrived")
+        }
+    }
+
     @Test func aClientThatStopsReadingIsCutOff() async throws {
         try await TestServer.with(configure: { $0.subscriberBufferEvents = 8 }) { server in
             let connection = try RawConnection(port: server.port, timeoutSeconds: 10)
@@ -79,11 +97,12 @@ import Glibc
 }
 
 extension RawConnection {
-    /// Reads until `marker` has arrived (or the receive timeout passes); returns all read so far.
-    func read(until marker: String) -> String {
+    /// Reads until `marker` has arrived `count` times (or the receive timeout passes, or the
+    /// connection closes); returns all read so far.
+    func read(until marker: String, count: Int = 1) -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while !String(decoding: received, as: UTF8.self).contains(marker) {
+        while String(decoding: received, as: UTF8.self).components(separatedBy: marker).count - 1 < count {
             let count = recv(fd, &buffer, buffer.count, 0)
             if count <= 0 { break }
             received.append(contentsOf: buffer[0..<count])

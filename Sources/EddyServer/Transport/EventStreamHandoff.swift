@@ -68,6 +68,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// The channel's writability, readable from any thread without holding the channel.
     private let writable = Atomic<Bool>(true)
 
+    private static let eventLoopLagFactor = 16
     private static let crlf = ByteBuffer(string: "\r\n")
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
@@ -127,7 +128,9 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Queues a frame; false when the client is not reading fast enough (the caller then drops it).
     func send(_ frame: ByteBuffer) -> Bool {
         let queued = backlog.wrappingAdd(1, ordering: .relaxed).newValue
-        guard queued <= capacity, writable.load(ordering: .relaxed) else {
+        // Frames waiting for the event loop measure how far behind the server is, not the
+        // client: they get a wider bound. A client that does not read shows as an unwritable channel.
+        guard queued <= capacity * Self.eventLoopLagFactor, writable.load(ordering: .relaxed) else {
             backlog.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
