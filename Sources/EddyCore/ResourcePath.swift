@@ -165,3 +165,12 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
     default: nil
     }
 }
+
+extension ResourcePath {
+    /// Exclusive bounds of the stored paths strictly below this collection, for a store's
+    /// byte-ordered range query: every such path starts with `…/`, and `0` is the byte after `/`.
+    public var subtreeRange: (String, String) {
+        let prefix = description
+        return (prefix, String(prefix.dropLast()) + "0")
+    }
+}

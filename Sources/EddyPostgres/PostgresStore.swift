@@ -262,12 +262,3 @@ public final class PostgresStore: ResourceStore {
             createdSequence: UInt64(createdSeq), updatedAt: updatedAt, createdAt: createdAt)
     }
 }
-
-extension ResourcePath {
-    /// Exclusive bounds of the stored paths strictly below this collection: every such path
-    /// starts with `…/`, and `0` is the byte after `/`.
-    var subtreeRange: (String, String) {
-        let prefix = description
-        return (prefix, String(prefix.dropLast()) + "0")
-    }
-}

@@ -261,12 +261,3 @@ public final class SQLiteStore: ResourceStore {
             etag: ETag(epoch: epoch, version: sequence), timestamp: row["time"], value: row["value"])
     }
 }
-
-extension ResourcePath {
-    /// Exclusive bounds of the stored paths strictly below this collection: every such path
-    /// starts with `…/`, and `0` is the byte after `/`.
-    var subtreeRange: (String, String) {
-        let prefix = description
-        return (prefix, String(prefix.dropLast()) + "0")
-    }
-}
