@@ -202,8 +202,10 @@ public final class SQLiteStore: ResourceStore {
     private static func apply(_ mutation: Mutation, in db: Database, epoch: String) throws -> CommitOutcome {
         let sequence = try nextSequence(db)
         let path = try mutation.targetPath(nextSequence: sequence)
+        // Cached statements: a write runs these four every time, and compiling them (with GRDB's
+        // authorizer on every compile) cost more than running them.
         let current = try Row.fetchOne(
-            db, sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?", arguments: [path.description]
+            db.cachedStatement(sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?"), arguments: [path.description]
         ).map { row in
             StoredRow(
                 value: row["value"], version: UInt64(row["version"] as Int64), createdSequence: UInt64(row["created_seq"] as Int64),
@@ -215,15 +217,15 @@ public final class SQLiteStore: ResourceStore {
             return outcome
         case .write(let write):
             let parent = path.parent?.description ?? ""
-            try db.execute(
-                sql: "INSERT INTO events(seq, path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO events(seq, path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?, ?)").execute(
                 arguments: [Int64(sequence), path.description, parent, write.kind.rawValue, now, write.value])
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(path) DO UPDATE SET value = excluded.value, version = excluded.version,
                         created_seq = excluded.created_seq, updated_at = excluded.updated_at, created_at = excluded.created_at
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     path.description, parent, write.value, Int64(sequence), Int64(write.createdSequence), now, write.createdAt,
                 ])
@@ -236,7 +238,7 @@ public final class SQLiteStore: ResourceStore {
     }
 
     private static func head(_ db: Database) throws -> UInt64 {
-        let logged = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+        let logged = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'")) ?? 0
         return UInt64(logged)
     }
 

@@ -60,7 +60,9 @@ public struct EddyServer: Sendable {
         connections = ConnectionLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress, logger: logger)
         serverKey = try await ServerKey.load(from: store)
         let hub = Hub(store: store, configuration: .init(replayBufferLimit: configuration.subscriberBufferEvents * 4))
-        store.setCommitListener { events in hub.publish(events) }
+        // The fan-out runs beside the store's writer, not inside its commit.
+        let publishing = PublishQueue(hub: hub)
+        store.setCommitListener { events in publishing.enqueue(events) }
         self.hub = hub
     }
 
@@ -162,6 +164,7 @@ public struct EddyServer: Sendable {
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
         let connections = self.connections
+        let mailboxes = FrameMailboxes()
         let routes = webSocketRoutes(solidChannels: solidChannels)
         var webSocket = WebSocketServerConfiguration(
             maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))
@@ -174,10 +177,10 @@ public struct EddyServer: Sendable {
         guard let certificateFile = limits.tlsCertificateFile, let keyFile = limits.tlsKeyFile else {
             return HTTPServerBuilder { responder in
                 GuardedChannel(
-                    base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
-                        await routes.shouldUpgrade(request)
+                    base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, channel, _ in
+                        await routes.shouldUpgrade(request, channel: channel)
                     }),
-                    limiter: connections, firstRequestGuard: firstRequestGuard)
+                    limiter: connections, firstRequestGuard: firstRequestGuard, mailboxes: mailboxes)
             }
         }
         let tls: TLSConfiguration
@@ -193,12 +196,12 @@ public struct EddyServer: Sendable {
             GuardedChannel(
                 base: try SecureHTTPChannel(
                     tlsConfiguration: tls,
-                    http1: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, _, _ in
-                        await routes.shouldUpgrade(request)
+                    http1: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, channel, _ in
+                        await routes.shouldUpgrade(request, channel: channel)
                     }),
                     http2: HTTP2Channel(responder: responder, configuration: http2),
-                    firstRequestGuard: firstRequestGuard),
-                limiter: connections, firstRequestGuard: nil)
+                    firstRequestGuard: firstRequestGuard, mailboxes: mailboxes),
+                limiter: connections, firstRequestGuard: nil, mailboxes: mailboxes)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Synchronization
 
 /// CIP-7 Realtime. Each socket is answered in the dialect it speaks:
@@ -21,10 +22,11 @@ struct ConcrntRealtime: WebSocketService {
 
     var subprotocols: [String] { [] }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
-        async throws
-    {
-        let session = Session(realtime: self, identity: identity)
+    func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
+        connection: (any Channel)?, logger: Logger
+    ) async throws {
+        let session = Session(realtime: self, identity: identity, outbox: await SocketOutbox.open(on: connection, capacity: bufferMessages))
         defer { session.close() }
         try await session.outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
@@ -40,10 +42,10 @@ struct ConcrntRealtime: WebSocketService {
         /// By subscribed URI or prefix: the hub subscriptions serving it.
         private let subscriptions = Mutex<[String: [HubSubscription]]>([:])
 
-        init(realtime: ConcrntRealtime, identity: Identity) {
+        init(realtime: ConcrntRealtime, identity: Identity, outbox: SocketOutbox) {
             self.realtime = realtime
             self.identity = identity
-            outbox = SocketOutbox(capacity: realtime.bufferMessages)
+            self.outbox = outbox
         }
 
         @discardableResult

@@ -21,11 +21,13 @@ struct MultiplexSocket: WebSocketService {
 
     var subprotocols: [String] { ["liveresource"] }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
-        async throws
-    {
+    func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
+        connection: (any Channel)?, logger: Logger
+    ) async throws {
         let base = (request.scheme == "https" ? "https://" : "http://") + (request.authority ?? "localhost")
-        let session = Session(socket: self, identity: identity, base: base)
+        let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
+        let session = Session(socket: self, identity: identity, base: base, outbox: outbox)
         defer { session.close() }
         try await session.outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
@@ -45,11 +47,11 @@ struct MultiplexSocket: WebSocketService {
         let outbox: SocketOutbox
         private let subscriptions = Mutex<[String: HubSubscription]>([:])
 
-        init(socket: MultiplexSocket, identity: Identity, base: String) {
+        init(socket: MultiplexSocket, identity: Identity, base: String, outbox: SocketOutbox) {
             self.socket = socket
             self.identity = identity
             self.base = base
-            outbox = SocketOutbox(capacity: socket.bufferMessages)
+            self.outbox = outbox
         }
 
         @discardableResult
@@ -196,11 +198,17 @@ struct MultiplexSocket: WebSocketService {
                 message = "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"Link\":\(JSONValue.quoted(link))},"
                     + "\"body\":[\(ChangesFeed.item(for: change))]}"
             } else {
-                // The same for every subscriber that spelled the URI the same way: built once.
-                message = event.encoded(as: "lr-ws:" + uri) {
+                // The same for every subscriber that spelled the URI the same way: built once,
+                // and framed once where sockets take ready-made frames.
+                let uri = self.uri
+                let build = {
                     "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"ETag\":\(JSONValue.quoted(change.etag.headerValue))},"
                         + "\"body\":\(change.value ?? "null")}"
                 }
+                if session.outbox.writesFrames {
+                    return session.outbox.send(frame: event.encoded(as: "lr-ws-frame:" + uri) { WebSocketFrames.text(build()) })
+                }
+                message = event.encoded(as: "lr-ws:" + uri, build)
             }
             return session.send(message)
         }

@@ -25,15 +25,16 @@ struct SolidSocket: WebSocketService {
         return channel.type.usesWebSocket
     }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
-        async throws
-    {
+    func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
+        connection: (any Channel)?, logger: Logger
+    ) async throws {
         let path = String((request.path ?? "").split(separator: "?").first ?? "")
         guard let channel = await channels.channel(token: String(path.dropFirst(StorageDescription.receivePrefix.count))) else {
             try await outbound.close(.policyViolation, reason: "unknown channel")
             return
         }
-        let outbox = SocketOutbox(capacity: bufferMessages)
+        let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })

@@ -28,6 +28,11 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         case claimed
         case streaming
         case ended
+        /// An upgraded WebSocket whose text messages are written from here as ready-made
+        /// frames; everything else (the socket's own control frames, reads) passes through.
+        case webSocket
+        /// The WebSocket's messages have ended; the socket itself is left to its handler.
+        case webSocketReleased
     }
 
     /// What the response needs once it is written from here.
@@ -41,6 +46,11 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     private var phase = Phase.idle
     private var context: ChannelHandlerContext?
+    private let mailboxes: FrameMailboxes
+    /// Set on the event loop before the handler is shared with other threads.
+    private var mailbox: FrameMailbox?
+    /// Frames were written since the last flush.
+    private var unflushed = false
     /// Kept apart, and only while claimed, so that every connection carries less.
     private final class Opening {
         var pending: [ByteBuffer] = []
@@ -60,8 +70,6 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private var endTimer: Scheduled<Void>?
     private var onEnd: (@Sendable () -> Void)?
 
-    /// Set on the event loop before the handler is shared with other threads.
-    private var eventLoop: (any EventLoop)?
     private var capacity = 0
     /// Frames accepted by `send` and not yet handed to the channel.
     private let backlog = Atomic<Int>(0)
@@ -69,12 +77,15 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private let writable = Atomic<Bool>(true)
 
     private static let eventLoopLagFactor = 16
-    private static let crlf = ByteBuffer(string: "\r\n")
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
+
+    init(mailboxes: FrameMailboxes) {
+        self.mailboxes = mailboxes
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.eventLoop = context.eventLoop
+        self.mailbox = mailboxes.mailbox(for: context.eventLoop)
         writable.store(context.channel.isWritable, ordering: .relaxed)
     }
 
@@ -99,6 +110,28 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         }.get()
     }
 
+    /// Claims an upgraded WebSocket `channel` so that its text messages are written from here
+    /// (see `WebSocketFrames`); nil when the connection has no such handler (HTTP/2, tests).
+    static func claimWebSocket(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
+        try? await channel.eventLoop.submit { () -> EventStreamHandoff? in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self),
+                handler.phase == .idle, channel.isActive
+            else { return nil }
+            handler.phase = .webSocket
+            handler.capacity = capacity
+            return handler
+        }.get()
+    }
+
+    /// Stops writing a claimed WebSocket's messages once those posted before are written;
+    /// the socket's own handler closes it then.
+    func releaseWebSocket() async {
+        guard let mailbox else { return }
+        let released = mailbox.eventLoop.makePromise(of: Void.self)
+        mailbox.post(.release(released), to: self)
+        try? await released.futureResult.get()
+    }
+
     /// Runs `onEnd` once the stream is over, however it ends (now, if it already has).
     func whenEnded(_ onEnd: @escaping @Sendable () -> Void) {
         execute { handler in
@@ -108,7 +141,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     /// Writes the stream from here on; called from the response body once the head is written.
     func takeOver(first: ByteBuffer?, keepAliveFrame: ByteBuffer, ticker: KeepAliveTicker, endAt: NIODeadline?) async throws {
-        guard let eventLoop else { return }
+        guard let eventLoop = mailbox?.eventLoop else { return }
         let started = eventLoop.makePromise(of: Void.self)
         let start = Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
         execute { handler in
@@ -134,25 +167,25 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
             backlog.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
-        execute { $0.deliver(frame) }
+        mailbox?.post(.frame(frame), to: self)
         return true
     }
 
     /// Ends the stream after what was queued and `last`.
     func finish(last: ByteBuffer? = nil) {
-        execute { $0.finishStream(last: last) }
+        mailbox?.post(.finish(last: last), to: self)
     }
 
     func keepAliveBeat() {
         execute { handler in
             guard handler.phase == .streaming, let context = handler.context, context.channel.isWritable else { return }
             handler.writeFrame(handler.keepAliveFrame, context)
-            context.flush()
+            handler.flushWritten()
         }
     }
 
     private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
-        guard let eventLoop else { return }
+        guard let eventLoop = mailbox?.eventLoop else { return }
         if eventLoop.inEventLoop {
             body(self)
         } else {
@@ -160,30 +193,41 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         }
     }
 
-    // MARK: Event loop
+    // MARK: Event loop (called by the mailbox)
 
-    private func deliver(_ frame: ByteBuffer) {
+    /// Writes one posted frame; true when the stream has to be flushed now and was not before.
+    func write(_ frame: ByteBuffer, framing: inout ChunkFraming) -> Bool {
         switch phase {
         case .claimed:
             opening?.pending.append(frame)
-        case .streaming:
+            return false
+        case .streaming, .webSocket:
             backlog.wrappingSubtract(1, ordering: .relaxed)
-            guard let context else { return }
-            writeFrame(frame, context)
-            context.flush()
-        case .idle, .ended:
+            guard let context, frame.readableBytes > 0 else { return false }
+            context.write(wrapOutboundOut(chunked && phase == .streaming ? framing.chunk(for: frame) : frame), promise: nil)
+            defer { unflushed = true }
+            return !unflushed
+        case .idle, .ended, .webSocketReleased:
             backlog.wrappingSubtract(1, ordering: .relaxed)
+            return false
         }
     }
 
-    private func finishStream(last: ByteBuffer?) {
+    func flushWritten() {
+        guard unflushed else { return }
+        unflushed = false
+        context?.flush()
+    }
+
+    func finishStream(last: ByteBuffer?) {
         switch phase {
         case .claimed:
             guard let opening, !opening.finishing else { return }
             opening.finishing = true
             opening.lastFrame = last
         case .streaming: end(last: last)
-        case .idle, .ended: break
+        case .webSocket: phase = .webSocketReleased
+        case .idle, .ended, .webSocketReleased: break
         }
     }
 
@@ -200,6 +244,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
             end(last: opening.lastFrame)
             return
         }
+        unflushed = false
         context.flush()
         keepAlive = start.ticker.register(self)
         if let endAt = start.endAt {
@@ -216,12 +261,14 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         if let last { writeFrame(last, context) }
         if chunked { context.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
         stop()
+        unflushed = false
         context.flush()
         context.close(promise: nil)
     }
 
     /// Releases what feeds the stream; nothing more is written.
     private func stop() {
+        if phase == .webSocket { phase = .webSocketReleased }
         if phase == .claimed || phase == .streaming { phase = .ended }
         guard phase == .ended else { return }
         keepAlive?.cancel()
@@ -238,15 +285,12 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         onEnd?()
     }
 
+    /// Writes a frame outside a mailbox drain (the first ones, keep-alives, the last one).
     private func writeFrame(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
         guard frame.readableBytes > 0 else { return }
-        if chunked {
-            context.write(wrapOutboundOut(ByteBuffer(string: String(frame.readableBytes, radix: 16) + "\r\n")), promise: nil)
-            context.write(wrapOutboundOut(frame), promise: nil)
-            context.write(wrapOutboundOut(Self.crlf), promise: nil)
-        } else {
-            context.write(wrapOutboundOut(frame), promise: nil)
-        }
+        var framing = ChunkFraming()
+        context.write(wrapOutboundOut(chunked ? framing.chunk(for: frame) : frame), promise: nil)
+        unflushed = true
     }
 
     /// The HTTP codec and its helpers hold parser state and buffers a stream never uses again.
@@ -274,14 +318,14 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch phase {
-        case .idle, .claimed: context.fireChannelRead(data)
+        case .idle, .claimed, .webSocket, .webSocketReleased: context.fireChannelRead(data)
         case .streaming, .ended: break
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         switch phase {
-        case .idle, .claimed: context.fireChannelReadComplete()
+        case .idle, .claimed, .webSocket, .webSocketReleased: context.fireChannelReadComplete()
         case .streaming: context.read()
         case .ended: break
         }
@@ -299,7 +343,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
+        if event is ChannelShouldQuiesceEvent, phase == .claimed || phase == .streaming {
             // The server is shutting down: end the stream cleanly so it drains.
             finishStream(last: nil)
         } else if phase == .streaming, let event = event as? ChannelEvent, event == .inputClosed {
@@ -311,7 +355,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch phase {
-        case .idle:
+        case .idle, .webSocket, .webSocketReleased:
             context.write(data, promise: promise)
         case .claimed:
             if let opening, !opening.headSeen {
@@ -328,14 +372,14 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     func flush(context: ChannelHandlerContext) {
         switch phase {
-        case .idle, .claimed: context.flush()
+        case .idle, .claimed, .webSocket, .webSocketReleased: context.flush()
         case .streaming, .ended: break
         }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch phase {
-        case .idle, .claimed:
+        case .idle, .claimed, .webSocket, .webSocketReleased:
             context.close(mode: mode, promise: promise)
         case .streaming, .ended:
             // The request's task closing what it handed over: the stream closes it when it ends.

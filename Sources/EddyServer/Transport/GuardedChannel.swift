@@ -12,6 +12,8 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let limiter: ConnectionLimiter
     /// Installed in front of plain HTTP; TLS channels install it behind their TLS handler.
     let firstRequestGuard: (@Sendable () -> FirstRequestGuard)?
+    /// Where the event loops take the frames of handed-off streams from.
+    let mailboxes: FrameMailboxes
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -22,7 +24,7 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
                 // hundred bytes: start small; it doubles for larger reads.
                 try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
                 try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
-                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
+                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailboxes: mailboxes))
             }
         }.flatMap {
             base.setup(channel: channel, logger: logger)

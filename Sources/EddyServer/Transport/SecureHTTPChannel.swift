@@ -19,11 +19,14 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
     let http1: HTTP1
     let http2: HTTP2Channel
     let firstRequestGuard: @Sendable () -> FirstRequestGuard
+    let mailboxes: FrameMailboxes
 
-    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel, firstRequestGuard: @escaping @Sendable () -> FirstRequestGuard)
+    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel, firstRequestGuard: @escaping @Sendable () -> FirstRequestGuard,
+        mailboxes: FrameMailboxes)
         throws
     {
         self.firstRequestGuard = firstRequestGuard
+        self.mailboxes = mailboxes
         var tlsConfiguration = tlsConfiguration
         tlsConfiguration.applicationProtocols = ["h2", "http/1.1"]
         self.sslContext = try NIOSSLContext(configuration: tlsConfiguration)
@@ -34,6 +37,7 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let http1 = self.http1
         let http2 = self.http2
+        let mailboxes = self.mailboxes
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
             try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
@@ -44,7 +48,7 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
                 case .negotiated("http/1.1"), .fallback:
                     // HTTP/1.1 event streams are written from the pipeline; HTTP/2 ones keep their task.
                     do {
-                        try channel.pipeline.syncOperations.addHandler(EventStreamHandoff())
+                        try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailboxes: mailboxes))
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
                     }

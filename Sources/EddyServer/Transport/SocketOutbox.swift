@@ -1,23 +1,65 @@
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Synchronization
 
 /// A socket's bounded queue of outgoing text messages, and the loop that serves a socket with
-/// it: one task writes the queue out while the caller's handler reads. A client that does not
-/// read fills the queue and is closed with 1008, rather than growing memory.
+/// it. On an HTTP/1.1 connection the messages are written as ready-made frames by the
+/// connection's `EventStreamHandoff`, from the event loop, with no task switch per message;
+/// elsewhere one task writes the queue out while the caller's handler reads. A client that does
+/// not read is closed with 1008, rather than growing memory.
 final class SocketOutbox: Sendable {
-    let messages: AsyncStream<String>
+    private enum Route: Sendable {
+        case frames(EventStreamHandoff)
+        case queue
+    }
+
+    private let route: Route
+    /// The queued messages; on the frame route only its end matters (the socket is closing).
+    private let messages: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
     private let slow = Mutex(false)
 
-    init(capacity: Int) {
+    private init(route: Route, capacity: Int) {
+        self.route = route
         (messages, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(capacity))
+    }
+
+    /// An outbox for the socket upgraded on `connection`, holding at most `capacity` messages
+    /// the client has not taken yet.
+    static func open(on connection: (any Channel)?, capacity: Int) async -> SocketOutbox {
+        if let connection, let handoff = await EventStreamHandoff.claimWebSocket(connection, capacity: capacity) {
+            return SocketOutbox(route: .frames(handoff), capacity: 1)
+        }
+        return SocketOutbox(route: .queue, capacity: capacity)
+    }
+
+    /// Whether `send(frame:)` may be used: messages go out as ready-made frames.
+    var writesFrames: Bool {
+        if case .frames = route { return true }
+        return false
     }
 
     /// Queues a message; false (and the socket ends) when the client is not reading.
     @discardableResult
     func send(_ message: String) -> Bool {
-        if case .enqueued = continuation.yield(message) { return true }
+        switch route {
+        case .frames: return send(frame: WebSocketFrames.text(message))
+        case .queue:
+            if case .enqueued = continuation.yield(message) { return true }
+            return tooSlow()
+        }
+    }
+
+    /// Queues a text frame made by `WebSocketFrames.text`, which sockets sending the same
+    /// message share. Only when `writesFrames`.
+    @discardableResult
+    func send(frame: ByteBuffer) -> Bool {
+        guard case .frames(let handoff) = route else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
+        return handoff.send(frame) ? true : tooSlow()
+    }
+
+    private func tooSlow() -> Bool {
         slow.withLock { $0 = true }
         continuation.finish()
         return false
@@ -35,7 +77,14 @@ final class SocketOutbox: Sendable {
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await message in self.messages { try await outbound.write(.text(message)) }
+                switch self.route {
+                case .queue:
+                    for await message in self.messages { try await outbound.write(.text(message)) }
+                case .frames(let handoff):
+                    for await _ in self.messages {}
+                    // The close frame goes after every message posted before.
+                    await handoff.releaseWebSocket()
+                }
                 // The outbox ended (the client left, fell behind, or the feed is over): close.
                 if self.slow.withLock({ $0 }) {
                     try? await outbound.close(.policyViolation, reason: "too slow: messages were not read")
@@ -58,5 +107,27 @@ final class SocketOutbox: Sendable {
             try await group.next()
             group.cancelAll()
         }
+    }
+}
+
+/// Server-to-client WebSocket frames (RFC 6455 §5.2): unmasked, so the bytes of one message
+/// are the same for every socket and are built once.
+enum WebSocketFrames {
+    static func text(_ message: String) -> ByteBuffer {
+        let payload = message.utf8.count
+        var frame = ByteBuffer()
+        frame.reserveCapacity(payload + 10)
+        frame.writeInteger(UInt8(0x81))
+        if payload < 126 {
+            frame.writeInteger(UInt8(payload))
+        } else if payload <= 0xFFFF {
+            frame.writeInteger(UInt8(126))
+            frame.writeInteger(UInt16(payload))
+        } else {
+            frame.writeInteger(UInt8(127))
+            frame.writeInteger(UInt64(payload))
+        }
+        frame.writeString(message)
+        return frame
     }
 }

@@ -11,9 +11,12 @@ protocol WebSocketService: Sendable {
     /// Subprotocols this endpoint speaks; offering none is accepted too.
     var subprotocols: [String] { get }
 
-    /// Serves one socket until it closes.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest, logger: Logger)
-        async throws
+    /// Serves one socket until it closes. `connection` is the upgraded channel, whose messages a
+    /// `SocketOutbox` can write as ready-made frames.
+    func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
+        connection: (any Channel)?, logger: Logger
+    ) async throws
 }
 
 /// Decides WebSocket upgrades by path. A request that is not upgraded (unknown path, bad
@@ -25,7 +28,7 @@ struct WebSocketRoutes: Sendable {
     let access: AccessController
     let maximumMessageBytes: Int
 
-    func shouldUpgrade(_ request: HTTPRequest) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+    func shouldUpgrade(_ request: HTTPRequest, channel: (any Channel)?) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let target = request.path ?? "/"
         let path = String(target.split(separator: "?", maxSplits: 1).first ?? "")
         let service: any WebSocketService
@@ -49,7 +52,8 @@ struct WebSocketRoutes: Sendable {
         let maximumMessageBytes = self.maximumMessageBytes
         return .upgrade(headers) { inbound, outbound, context in
             do {
-                try await service.serve(inbound: inbound, outbound: outbound, identity: identity, request: request, logger: context.logger)
+                try await service.serve(
+                    inbound: inbound, outbound: outbound, identity: identity, request: request, connection: channel, logger: context.logger)
             } catch {
                 context.logger.debug("WebSocket ended", metadata: ["error": "\(error)", "limit": "\(maximumMessageBytes)"])
             }
