@@ -103,3 +103,7 @@ struct StreamOutlet: Sendable {
         }
     }
 }
+
+/// Thrown by an event-stream body once the connection's handler writes the stream: it ends the
+/// request's task without ending the response.
+struct EventStreamHandedOff: Error {}

@@ -10,7 +10,9 @@ import Synchronization
 /// and the request's task ends, so an idle stream costs this object, its hub registrations and
 /// the socket — no task, no AsyncStream, no decoder buffers (issue #7: a few KiB per stream).
 /// Nothing more is read from a stream's connection: HTTP pipelining after an event stream is
-/// not supported, and the connection closes when the stream ends.
+/// not supported, and the connection closes when the stream ends. An upgraded WebSocket can
+/// claim it too: its text messages are then written from here as ready-made frames, beside
+/// the socket's own handler (`SocketOutbox`).
 ///
 /// `send` and `finish` may be called from any thread (hub publishers, the keep-alive ticker);
 /// every other member is confined to the event loop, which is what makes it `Sendable`.
@@ -394,14 +396,3 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         return text[..<end.lowerBound].contains("transfer-encoding: chunked")
     }
 }
-
-/// Swallows what a removed decoder still held (see `removeHTTPHandlers`).
-private final class DiscardInbound: ChannelInboundHandler, RemovableChannelHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-}
-
-/// Thrown by an event-stream body once the connection's handler writes the stream: it ends the
-/// request's task without ending the response.
-struct EventStreamHandedOff: Error {}

@@ -70,25 +70,24 @@ final class FrameMailbox: @unchecked Sendable {
 /// stream: the frames of one event share their storage, so one chunk serves them all.
 struct ChunkFraming {
     private var source: (address: UInt, length: Int)?
-    private var chunk = ByteBuffer()
+    /// The frame last framed, held so that its address cannot be reused by another frame meanwhile.
+    private var held: ByteBuffer?
+    private var framed = ByteBuffer()
 
     mutating func chunk(for frame: ByteBuffer) -> ByteBuffer {
         let identity = frame.withUnsafeReadableBytes { (address: UInt(bitPattern: $0.baseAddress), length: $0.count) }
-        if let source, source == identity { return chunk }
-        var framed = ByteBuffer()
-        framed.reserveCapacity(frame.readableBytes + 12)
-        framed.writeString(String(frame.readableBytes, radix: 16))
-        framed.writeStaticString("\r\n")
-        framed.writeImmutableBuffer(frame)
-        framed.writeStaticString("\r\n")
-        // Held with the frame, so its address cannot be reused by another frame meanwhile.
+        if let source, source == identity { return framed }
+        var chunk = ByteBuffer()
+        chunk.reserveCapacity(frame.readableBytes + 12)
+        chunk.writeString(String(frame.readableBytes, radix: 16))
+        chunk.writeStaticString("\r\n")
+        chunk.writeImmutableBuffer(frame)
+        chunk.writeStaticString("\r\n")
         source = identity
-        chunk = framed
         held = frame
-        return framed
+        framed = chunk
+        return chunk
     }
-
-    private var held: ByteBuffer?
 }
 
 /// One mailbox per event loop of the server, made on first use.
