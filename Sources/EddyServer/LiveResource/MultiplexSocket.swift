@@ -172,6 +172,9 @@ struct MultiplexSocket: WebSocketService {
         let uri: String
         let path: ResourcePath
         let isChanges: Bool
+        /// Cache keys of this URI's event message and frame in `HubEvent.encoded`, built once.
+        private let messageKey: String
+        private let frameKey: String
         /// The checkpoint before the next event: the `prev-changes` link of changes events.
         private let previous: Mutex<SequenceNumber>
 
@@ -181,6 +184,8 @@ struct MultiplexSocket: WebSocketService {
             self.path = path
             self.isChanges = isChanges
             self.previous = Mutex(start)
+            messageKey = "lr-ws:" + uri
+            frameKey = "lr-ws-frame:" + uri
         }
 
         func receive(_ event: HubEvent) -> Bool {
@@ -206,9 +211,9 @@ struct MultiplexSocket: WebSocketService {
                         + "\"body\":\(change.value ?? "null")}"
                 }
                 if session.outbox.writesFrames {
-                    return session.outbox.send(frame: event.encoded(as: "lr-ws-frame:" + uri) { WebSocketFrames.text(build()) })
+                    return session.outbox.send(frame: event.encoded(as: frameKey) { WebSocketFrames.text(build()) })
                 }
-                message = event.encoded(as: "lr-ws:" + uri, build)
+                message = event.encoded(as: messageKey, build)
             }
             return session.send(message)
         }
