@@ -19,19 +19,21 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(limiter.handler(plaintext: firstRequestGuard != nil))
             if let firstRequestGuard {
-                // The first receive buffer stays with the connection for its life (NIO pools it),
-                // so an idle event stream would keep NIO's default 2 KiB for a request of a few
-                // hundred bytes: start small; it doubles for larger reads.
+                // NIO pools the receive buffers of a read burst (up to `maxMessagesPerRead`) and keeps
+                // them for the connection's life, so an idle event stream would keep NIO's 2 KiB, or
+                // every buffer a long request head grew through. One read per burst keeps only the
+                // first, small buffer; larger reads get buffers that doubling sizes, not pooled.
                 try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+                try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
                 try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
-                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailboxes: mailboxes))
+                try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
             }
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }
     }
 
-    static var receiveBuffers: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 256, maximum: 65536) }
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 128, maximum: 65536) }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
