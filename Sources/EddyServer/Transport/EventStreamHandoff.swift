@@ -48,9 +48,8 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     private var phase = Phase.idle
     private var context: ChannelHandlerContext?
-    private let mailboxes: FrameMailboxes
-    /// Set on the event loop before the handler is shared with other threads.
-    private var mailbox: FrameMailbox?
+    /// The mailbox of the connection's event loop.
+    private let mailbox: FrameMailbox
     /// Frames were written since the last flush.
     private var unflushed = false
     /// Kept apart, and only while claimed, so that every connection carries less.
@@ -81,13 +80,12 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private static let eventLoopLagFactor = 16
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
-    init(mailboxes: FrameMailboxes) {
-        self.mailboxes = mailboxes
+    init(mailbox: FrameMailbox) {
+        self.mailbox = mailbox
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.mailbox = mailboxes.mailbox(for: context.eventLoop)
         writable.store(context.channel.isWritable, ordering: .relaxed)
     }
 
@@ -128,7 +126,6 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Stops writing a claimed WebSocket's messages once those posted before are written;
     /// the socket's own handler closes it then.
     func releaseWebSocket() async {
-        guard let mailbox else { return }
         let released = mailbox.eventLoop.makePromise(of: Void.self)
         mailbox.post(.release(released), to: self)
         try? await released.futureResult.get()
@@ -143,7 +140,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     /// Writes the stream from here on; called from the response body once the head is written.
     func takeOver(first: ByteBuffer?, keepAliveFrame: ByteBuffer, ticker: KeepAliveTicker, endAt: NIODeadline?) async throws {
-        guard let eventLoop = mailbox?.eventLoop else { return }
+        let eventLoop = mailbox.eventLoop
         let started = eventLoop.makePromise(of: Void.self)
         let start = Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
         execute { handler in
@@ -169,25 +166,30 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
             backlog.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
-        mailbox?.post(.frame(frame), to: self)
+        mailbox.post(.frame(frame), to: self)
         return true
     }
 
     /// Ends the stream after what was queued and `last`.
     func finish(last: ByteBuffer? = nil) {
-        mailbox?.post(.finish(last: last), to: self)
+        mailbox.post(.finish(last: last), to: self)
     }
 
+    /// Through the mailbox, like the frames: one task per loop per beat, not one per stream.
     func keepAliveBeat() {
-        execute { handler in
-            guard handler.phase == .streaming, let context = handler.context, context.channel.isWritable else { return }
-            handler.writeFrame(handler.keepAliveFrame, context)
-            handler.flushWritten()
-        }
+        mailbox.post(.keepAlive, to: self)
+    }
+
+    /// Writes a keep-alive to a started stream that is keeping up; true when it needs a flush.
+    func writeKeepAlive(framing: inout ChunkFraming) -> Bool {
+        guard phase == .streaming, let context, context.channel.isWritable else { return false }
+        context.write(wrapOutboundOut(chunked ? framing.chunk(for: keepAliveFrame) : keepAliveFrame), promise: nil)
+        defer { unflushed = true }
+        return !unflushed
     }
 
     private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
-        guard let eventLoop = mailbox?.eventLoop else { return }
+        let eventLoop = mailbox.eventLoop
         if eventLoop.inEventLoop {
             body(self)
         } else {

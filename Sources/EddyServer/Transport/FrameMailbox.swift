@@ -12,6 +12,8 @@ final class FrameMailbox: @unchecked Sendable {
         case finish(last: ByteBuffer?)
         /// A WebSocket's messages end after what was posted before; `released` then succeeds.
         case release(EventLoopPromise<Void>)
+        /// The stream's keep-alive frame, if it is idle enough to need one.
+        case keepAlive
     }
 
     private struct Inbox {
@@ -57,6 +59,8 @@ final class FrameMailbox: @unchecked Sendable {
             case .release(let released):
                 stream.finishStream(last: nil)
                 released.succeed()
+            case .keepAlive:
+                if stream.writeKeepAlive(framing: &framing) { touched.append(stream) }
             }
         }
         for stream in touched { stream.flushWritten() }

@@ -48,7 +48,7 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
                 case .negotiated("http/1.1"), .fallback:
                     // HTTP/1.1 event streams are written from the pipeline; HTTP/2 ones keep their task.
                     do {
-                        try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailboxes: mailboxes))
+                        try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
