@@ -60,6 +60,45 @@ import Glibc
         }
     }
 
+    @Test func eventsOfOneBatchArriveInOrderAsValidChunks() async throws {
+        // A group commit's events reach a stream in one drain, gathered into one write: the
+        // chunks must still be well formed and the events in sequence order, once each.
+        try await TestServer.with { server in
+            let connection = try RawConnection(port: server.port, timeoutSeconds: 10)
+            try connection.send("GET /.eddy/events?path=/batch/ HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            let head = try await blocking { connection.read(until: "\r\n\r\n") }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<50 {
+                    group.addTask { _ = try await server.send(.PUT, "/batch/\(index % 7)", json: #"{"i":\#(index)}"#) }
+                }
+                try await group.waitForAll()
+            }
+            let raw = try await blocking { connection.read(until: "\"path\":\"/batch/", count: 50) }
+            let response = head + raw
+            let headEnd = try #require(response.range(of: "\r\n\r\n"))
+            let body = try Self.dechunk(String(response[headEnd.upperBound...]))
+            let ids = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { UInt64($0.dropFirst(4)) }
+            #expect(ids.count == 50)
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count, "in sequence order, once each: \(ids)")
+        }
+    }
+
+    /// The body of a chunked response (complete chunks only); throws on a malformed chunk.
+    static func dechunk(_ text: String) throws -> String {
+        var rest = Substring(text)
+        var body = ""
+        while let lineEnd = rest.range(of: "\r\n") {
+            guard let size = Int(rest[..<lineEnd.lowerBound], radix: 16) else { throw TestFailure("bad chunk size in \(rest.prefix(40))") }
+            let start = lineEnd.upperBound
+            guard rest.utf8.count >= rest.utf8.distance(from: rest.startIndex, to: start) + size + 2 else { break }
+            let end = rest.utf8.index(start, offsetBy: size)
+            body += rest[start..<end]
+            guard rest[end...].hasPrefix("\r\n") else { throw TestFailure("chunk of \(size) bytes not followed by CRLF") }
+            rest = rest[rest.utf8.index(end, offsetBy: 2)...]
+        }
+        return body
+    }
+
     @Test func aClientThatStopsReadingIsCutOff() async throws {
         try await TestServer.with(configure: { $0.subscriberBufferEvents = 8 }) { server in
             let connection = try RawConnection(port: server.port, timeoutSeconds: 10)

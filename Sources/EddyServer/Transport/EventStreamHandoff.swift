@@ -180,12 +180,10 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         mailbox.post(.keepAlive, to: self)
     }
 
-    /// Writes a keep-alive to a started stream that is keeping up; true when it needs a flush.
-    func writeKeepAlive(framing: inout ChunkFraming) -> Bool {
-        guard phase == .streaming, let context, context.channel.isWritable else { return false }
-        context.write(wrapOutboundOut(chunked ? framing.chunk(for: keepAliveFrame) : keepAliveFrame), promise: nil)
-        defer { unflushed = true }
-        return !unflushed
+    /// The bytes of a keep-alive for a started stream that is keeping up, if it gets one.
+    func keepAliveBytes(framing: inout ChunkFraming) -> ByteBuffer? {
+        guard phase == .streaming, let context, context.channel.isWritable else { return nil }
+        return chunked ? framing.chunk(for: keepAliveFrame) : keepAliveFrame
     }
 
     private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
@@ -199,22 +197,30 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     // MARK: Event loop (called by the mailbox)
 
-    /// Writes one posted frame; true when the stream has to be flushed now and was not before.
-    func write(_ frame: ByteBuffer, framing: inout ChunkFraming) -> Bool {
+    /// Takes one posted frame: the bytes to put on the wire for it (chunked where the stream is),
+    /// or nil when nothing is to be written now.
+    func wireBytes(for frame: ByteBuffer, framing: inout ChunkFraming) -> ByteBuffer? {
         switch phase {
         case .claimed:
             opening?.pending.append(frame)
-            return false
+            return nil
         case .streaming, .webSocket:
             backlog.wrappingSubtract(1, ordering: .relaxed)
-            guard let context, frame.readableBytes > 0 else { return false }
-            context.write(wrapOutboundOut(chunked && phase == .streaming ? framing.chunk(for: frame) : frame), promise: nil)
-            defer { unflushed = true }
-            return !unflushed
+            guard context != nil, frame.readableBytes > 0 else { return nil }
+            return chunked && phase == .streaming ? framing.chunk(for: frame) : frame
         case .idle, .ended, .webSocketReleased:
             backlog.wrappingSubtract(1, ordering: .relaxed)
-            return false
+            return nil
         }
+    }
+
+    /// Writes what the mailbox gathered for this stream; true when the stream has to be flushed
+    /// now and was not before.
+    func writeGathered(_ bytes: ByteBuffer) -> Bool {
+        guard let context else { return false }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        defer { unflushed = true }
+        return !unflushed
     }
 
     func flushWritten() {

@@ -2,9 +2,10 @@ import NIOCore
 import Synchronization
 
 /// Frames bound for the handed-off streams of one event loop. Publishers post from any thread;
-/// the loop takes everything posted in one task, writes each stream's frames and then flushes
-/// each stream once. An event for 10,000 streams then costs the loop one task, not 10,000
-/// closures, and a stream that receives a burst of events sends them in one syscall.
+/// the loop takes everything posted in one task, gathers each stream's frames into one buffer,
+/// writes it and flushes each stream once. An event for 10,000 streams then costs the loop one
+/// task, not 10,000 closures, and a stream that receives a burst of events (a group commit's
+/// batch) gets them in one pipeline write and one syscall.
 final class FrameMailbox: @unchecked Sendable {
     enum Delivery {
         case frame(ByteBuffer)
@@ -26,6 +27,11 @@ final class FrameMailbox: @unchecked Sendable {
     /// Confined to the event loop: the array the last drain emptied, kept for its capacity.
     private var spare: [(EventStreamHandoff, Delivery)] = []
     private var touched: [EventStreamHandoff] = []
+    /// Per drain: each stream's bytes so far, in the order streams first got one.
+    private var gathered: [(stream: EventStreamHandoff, bytes: ByteBuffer)] = []
+    private var gatheredIndex: [ObjectIdentifier: Int] = [:]
+    /// Stands in for bytes moved out of `gathered`.
+    private static let taken = ByteBuffer()
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -53,20 +59,50 @@ final class FrameMailbox: @unchecked Sendable {
         for (stream, delivery) in batch {
             switch delivery {
             case .frame(let frame):
-                if stream.write(frame, framing: &framing) { touched.append(stream) }
+                if let bytes = stream.wireBytes(for: frame, framing: &framing) { gather(bytes, for: stream) }
+            case .keepAlive:
+                if let bytes = stream.keepAliveBytes(framing: &framing) { gather(bytes, for: stream) }
             case .finish(let last):
+                writeGathered(of: stream)
                 stream.finishStream(last: last)
             case .release(let released):
+                writeGathered(of: stream)
                 stream.finishStream(last: nil)
                 released.succeed()
-            case .keepAlive:
-                if stream.writeKeepAlive(framing: &framing) { touched.append(stream) }
             }
+        }
+        for (stream, bytes) in gathered where bytes.readableBytes > 0 {
+            if stream.writeGathered(bytes) { touched.append(stream) }
         }
         for stream in touched { stream.flushWritten() }
         touched.removeAll(keepingCapacity: true)
+        gathered.removeAll(keepingCapacity: true)
+        gatheredIndex.removeAll(keepingCapacity: true)
         batch.removeAll(keepingCapacity: true)
         spare = batch
+    }
+
+    private func gather(_ bytes: ByteBuffer, for stream: EventStreamHandoff) {
+        let key = ObjectIdentifier(stream)
+        guard let index = gatheredIndex[key] else {
+            gatheredIndex[key] = gathered.count
+            gathered.append((stream, bytes))
+            return
+        }
+        // The first append copies the shared frame into a buffer of this stream's own; later
+        // ones append to it in place.
+        var joined = gathered[index].bytes
+        gathered[index].bytes = Self.taken
+        joined.writeImmutableBuffer(bytes)
+        gathered[index].bytes = joined
+    }
+
+    /// Writes what was gathered for `stream` so far, before something that must come after it.
+    private func writeGathered(of stream: EventStreamHandoff) {
+        guard let index = gatheredIndex.removeValue(forKey: ObjectIdentifier(stream)) else { return }
+        let bytes = gathered[index].bytes
+        gathered[index].bytes = Self.taken
+        if stream.writeGathered(bytes) { touched.append(stream) }
     }
 }
 
