@@ -78,18 +78,10 @@ final class Webhooks: Service, Sendable {
 
     /// Starts a worker for each stored registration without one, stops those whose registration is gone.
     private func reconcile() async {
-        let stored: [StoredRegistration]
-        do { stored = try await store.registrations(kind: Self.kind) } catch {
-            if Task.isCancelled { return }
-            logger.error("cannot read webhook registrations", metadata: ["error": "\(error)"])
-            return
-        }
-        let running = workers.ids
-        for gone in running.subtracting(stored.map(\.id)) { await workers.stop(id: gone) }
-        for registration in stored where !running.contains(registration.id) {
+        await workers.reconcile(kind: Self.kind, what: "webhook registrations") { registration in
             guard let parsed = Registration(payload: registration.payload) else {
                 logger.error("unreadable webhook registration skipped", metadata: ["id": "\(registration.id)"])
-                continue
+                return
             }
             startWorker(for: parsed, subject: registration.subject, cursor: registration.cursor)
         }

@@ -52,19 +52,11 @@ final class SolidChannels: Service, Sendable {
     }
 
     private func reconcileWebhooks() async {
-        let stored: [StoredRegistration]
-        do { stored = try await store.registrations(kind: SolidChannel.kind) } catch {
-            if Task.isCancelled { return }
-            logger.error("cannot read notification channels", metadata: ["error": "\(error)"])
-            return
-        }
-        let running = workers.ids
-        for gone in running.subtracting(stored.map(\.id)) { await workers.stop(id: gone) }
-        for registration in stored where !running.contains(registration.id) {
-            guard let channel = SolidChannel(stored: registration), channel.type == .webhook2023 else { continue }
+        await workers.reconcile(kind: SolidChannel.kind, what: "notification channels") { registration in
+            guard let channel = SolidChannel(stored: registration), channel.type == .webhook2023 else { return }
             if channel.hasEnded() {
                 _ = try? await delete(id: channel.id)
-                continue
+                return
             }
             startWebhook(channel, cursor: registration.cursor)
         }
