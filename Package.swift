@@ -122,10 +122,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What the test targets share: a real server on a loopback port, and which store it uses.
+        .target(
+            name: "EddyTestSupport",
+            dependencies: [
+                "EddyServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/EddyTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EddyClientTests",
             dependencies: [
-                "EddyClient", "EddyCore", "EddyServer",
+                "EddyClient", "EddyCore", "EddyServer", "EddyTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "EddyLoadTests",
             dependencies: [
-                "EddyLoadKit", "EddyServer", "EddyCore",
+                "EddyLoadKit", "EddyServer", "EddyCore", "EddyTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -187,6 +198,7 @@ let package = Package(
             dependencies: [
                 "EddyCore",
                 "EddyServer",
+                "EddyTestSupport",
                 // The eddy executable is started as a child process by the durability tests.
                 "eddy",
                 "ConcrntCrypto",

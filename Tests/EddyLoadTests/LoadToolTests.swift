@@ -3,7 +3,7 @@ import EddyServer
 import Foundation
 import Hummingbird
 import Logging
-import ServiceLifecycle
+import EddyTestSupport
 import Testing
 
 /// Keeps the load tool honest: a real Eddy on loopback, a small run of each streaming kind,
@@ -11,7 +11,7 @@ import Testing
 @Suite struct LoadToolTests {
     @Test(arguments: [SubscriberKind.sse, .ws])
     func everySubscriberGetsEveryEventOnce(kind: SubscriberKind) async throws {
-        let server = try await LoadTestServer.start()
+        let server = try await RunningServer.start()
         do {
             var subscribers: SubscriberSpec
             if kind == .ws {
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func publishFailuresAreCountedNotDelivered() async throws {
-        let server = try await LoadTestServer.start()
+        let server = try await RunningServer.start()
         var subscribers = SubscriberSpec(kind: .sse, urlTemplate: "http://127.0.0.1:\(server.port)/.eddy/value-stream/bench/other", count: 2)
         subscribers.sources = ["127.0.0.2"]
         // Bodies that are not JSON are refused (400), so nothing is expected and nothing is lost.
@@ -60,48 +60,5 @@ import Testing
         #expect(report.publish.failed == 3)
         #expect(report.expected == 0)
         #expect(report.subscribers.unique == 0)
-    }
-}
-
-/// A real Eddy server on a free loopback port (after `Tests/EddyServerTests/TestServer.swift`).
-final class LoadTestServer: Sendable {
-    let port: Int
-    let directory: URL
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
-
-    static func start() async throws -> LoadTestServer {
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-load-\(UUID().uuidString)")
-        configuration.sqlite.synchronousFull = false
-        configuration.writesPerSecond = 100_000
-        configuration.writeBurst = 100_000
-        var logger = Logger(label: "eddy-load-test")
-        logger.logLevel = .warning
-        let server = try await EddyServer(configuration: configuration, logger: logger)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = try server.makeApplication { channel in
-            portContinuation.yield(channel.localAddress?.port ?? 0)
-            portContinuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await reported in ports { port = reported }
-        return LoadTestServer(port: port, directory: configuration.dataDirectory, group: group, running: running)
-    }
-
-    private init(port: Int, directory: URL, group: ServiceGroup, running: Task<Void, any Error>) {
-        self.port = port
-        self.directory = directory
-        self.group = group
-        self.running = running
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
-        try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,3 +1,4 @@
+import EddyTestSupport
 import Foundation
 
 /// `eddy serve` as a child process, for tests that kill or signal it.

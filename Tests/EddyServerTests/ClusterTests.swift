@@ -1,6 +1,7 @@
 import EddyCore
 import EddyPostgres
 @testable import EddyServer
+import EddyTestSupport
 import Foundation
 import Logging
 import PostgresNIO

@@ -105,8 +105,6 @@ final class RawConnection: @unchecked Sendable {  // a file descriptor used from
 }
 
 extension TestServer {
-    var port: Int { Int(baseURL.split(separator: ":").last!)! }
-
     func raw(_ method: String, _ target: String, body: String? = nil, headers: [String] = []) async throws -> RawHTTP.Reply {
         var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for header in headers { request += header + "\r\n" }

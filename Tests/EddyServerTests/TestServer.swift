@@ -1,74 +1,17 @@
 import AsyncHTTPClient
 import EddyCore
 import EddyServer
+import EddyTestSupport
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
-import ServiceLifecycle
 
-/// A real Eddy server on a loopback port, with its own temporary data folder.
-final class TestServer: Sendable {
-    let baseURL: String
-    let server: EddyServer
-    let directory: URL
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
+/// The suite's servers: `RunningServer` from the shared test support.
+typealias TestServer = RunningServer
 
-    static func start(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-srv-\(UUID().uuidString)")
-        configuration.sqlite.synchronousFull = false
-        // Tests write in bursts from one address; the rate limit has tests of its own.
-        configuration.writesPerSecond = 100_000
-        configuration.writeBurst = 100_000
-        configure(&configuration)
-        if configuration.storeURL == nil { configuration.storeURL = TestStore.url(for: configuration.dataDirectory) }
-        var logger = Logger(label: "eddy-test")
-        logger.logLevel = .warning
-        let server = try await EddyServer(configuration: configuration, logger: logger)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = try server.makeApplication { channel in
-            portContinuation.yield(channel.localAddress?.port ?? 0)
-            portContinuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await reported in ports { port = reported }
-        let scheme = configuration.servesTLS ? "https" : "http"
-        return TestServer(baseURL: "\(scheme)://127.0.0.1:\(port)", server: server, directory: configuration.dataDirectory, group: group, running: running)
-    }
-
-    private init(baseURL: String, server: EddyServer, directory: URL, group: ServiceGroup, running: Task<Void, any Error>) {
-        self.baseURL = baseURL
-        self.server = server
-        self.directory = directory
-        self.group = group
-        self.running = running
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// Runs `body` against a fresh server and always stops it afterwards.
-    static func with<T>(configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> T) async throws -> T {
-        let server = try await start(configure: configure)
-        do {
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
-        }
-    }
-
+extension RunningServer {
     func send(
         _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], json body: String? = nil,
         contentType: String? = "application/json"
