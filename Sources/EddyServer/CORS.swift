@@ -31,6 +31,34 @@ struct CORS: Sendable {
         response.headers[.accessControlExposeHeaders] = Self.exposeHeaders
     }
 
+    /// Whether a browser request from `origin` may act with the caller's cookie. WebSocket
+    /// upgrades have no CORS check in the browser, so without this any page on the same site
+    /// could open a socket with the signed-in user's cookie. Allowed: no `Origin` (not a
+    /// browser), the configured origins, and the server's own origin (`host` is the request's
+    /// `Host`).
+    func mayUseCookies(origin: String?, host: String?) -> Bool {
+        guard let origin else { return true }
+        if allowedOrigins.contains(origin) { return true }
+        guard let host, let (scheme, authority) = Self.split(origin: origin) else { return false }
+        return Self.withPort(authority, scheme: scheme) == Self.withPort(host.lowercased(), scheme: scheme)
+    }
+
+    private static func split(origin: String) -> (scheme: String, authority: String)? {
+        guard let separator = origin.range(of: "://") else { return nil }
+        let authority = origin[separator.upperBound...]
+        guard !authority.isEmpty, !authority.contains("/") else { return nil }
+        return (origin[..<separator.lowerBound].lowercased(), authority.lowercased())
+    }
+
+    /// `host[:port]` with the scheme's default port made explicit, so `example.com` matches
+    /// `example.com:80` on http.
+    private static func withPort(_ authority: String, scheme: String) -> String {
+        let hostEnd = authority.hasPrefix("[") ? authority.firstIndex(of: "]").map(authority.index(after:)) : nil
+        let portPart = authority[(hostEnd ?? authority.startIndex)...]
+        if portPart.contains(":") { return authority }
+        return authority + (scheme == "https" || scheme == "wss" ? ":443" : ":80")
+    }
+
     private func originHeaders(_ request: Request) -> HTTPFields {
         guard let origin = request.headers[.origin] else { return [:] }
         if allowedOrigins.contains(origin) {

@@ -152,6 +152,7 @@ public struct EddyServer: Sendable {
             ],
             solid: SolidSocket(channels: solidChannels, hub: hub, access: access, epoch: store.epoch, bufferMessages: configuration.subscriberBufferEvents),
             access: access,
+            cors: CORS(allowedOrigins: Set(configuration.corsOrigins)),
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes)
     }
 

@@ -70,6 +70,39 @@ import Testing
         }
     }
 
+    @Test func socketsFromOtherOriginsDoNotGetTheCookie() async throws {
+        let file = try Tokens.writePolicy(Self.policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+            $0.corsOrigins = ["http://trusted.example"]
+        }) { server in
+            let token = try await Authenticator.mint(subject: "alice", secret: Tokens.secret, lifetime: 60)
+            let bearer = try await Tokens.bearer("alice")
+            let cookie: (String, String) = ("Cookie", "eddy_token=\(token)")
+            // (headers, whether the socket acts as alice)
+            let cases: [([(String, String)], Bool)] = [
+                ([cookie, ("Origin", "http://evil.example")], false),
+                ([cookie, ("Origin", "http://127.0.0.1:1")], false),
+                ([cookie, ("Origin", "http://trusted.example")], true),
+                ([cookie, ("Origin", "http://127.0.0.1:\(server.port)")], true),
+                ([cookie], true),
+                ([bearer, ("Origin", "http://evil.example")], true),
+            ]
+            for (headers, actsAsAlice) in cases {
+                let socket = try await blocking { try RawSocket.open(port: server.port, path: "/.eddy/ws", protocol: "liveresource", headers: headers) }
+                try socket.sendText(#"{"id":1,"type":"subscribe","uri":"/team/plan"}"#)
+                let answer = try JSONValue(parsing: try await blocking { try RawSocket.nextText(socket) })
+                if actsAsAlice {
+                    #expect(answer["type"] == .string("subscribed"), "\(headers): \(answer.text)")
+                } else {
+                    #expect(answer["type"] == .string("error") && answer["code"] == .int(401), "\(headers): \(answer.text)")
+                }
+            }
+        }
+    }
+
     @Test func eventStreamsAreCheckedWhenTheyStart() async throws {
         try await Self.withGuardedServer { server in
             let alice = try await Tokens.bearer("alice")

@@ -15,7 +15,7 @@ import Glibc
             _ = try await server.send(.PUT, "/order", json: #"{"n":-1}"#)
             var sockets: [RawConnection] = []
             for _ in 0..<20 {
-                let socket = try RawSocket.open(port: server.port, path: "/.eddy/ws", protocol: "liveresource")
+                let socket = try await blocking { try RawSocket.open(port: server.port, path: "/.eddy/ws", protocol: "liveresource") }
                 try socket.sendText(#"{"id":7,"type":"subscribe","uri":"/order"}"#)
                 sockets.append(socket)
             }
@@ -37,7 +37,7 @@ import Glibc
 
     @Test func aSocketThatStopsReadingIsClosedWithPolicyViolation() async throws {
         try await TestServer.with(configure: { $0.subscriberBufferEvents = 8 }) { server in
-            let socket = try RawSocket.open(port: server.port, path: "/.eddy/ws", protocol: "liveresource")
+            let socket = try await blocking { try RawSocket.open(port: server.port, path: "/.eddy/ws", protocol: "liveresource") }
             try socket.sendText(#"{"id":1,"type":"subscribe","uri":"/flood"}"#)
             #expect(try await blocking { try RawSocket.nextText(socket) } == #"{"id":1,"type":"subscribed"}"#)
             let before = server.server.hub.subscriberCount
@@ -59,11 +59,13 @@ import Glibc
 
 /// A client WebSocket over a raw TCP connection, to see the frames exactly as sent.
 enum RawSocket {
-    static func open(port: Int, path: String, protocol subprotocol: String) throws -> RawConnection {
+    /// Blocks on the socket: call it through `blocking`.
+    static func open(port: Int, path: String, protocol subprotocol: String, headers: [(String, String)] = []) throws -> RawConnection {
         let connection = try RawConnection(port: port, timeoutSeconds: 10)
         try connection.send(
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: \(subprotocol)\r\n\r\n")
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: \(subprotocol)\r\n"
+                + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n")
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
             head.append(try connection.readByte())

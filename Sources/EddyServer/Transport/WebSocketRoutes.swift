@@ -26,6 +26,8 @@ struct WebSocketRoutes: Sendable {
     /// Solid channel sockets, whose paths carry their capability.
     let solid: SolidSocket
     let access: AccessController
+    /// Which origins may open a socket with the user's cookie.
+    let cors: CORS
     let maximumMessageBytes: Int
 
     func shouldUpgrade(_ request: HTTPRequest, channel: (any Channel)?) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
@@ -39,7 +41,12 @@ struct WebSocketRoutes: Sendable {
         } else {
             return .dontUpgrade
         }
-        guard let identity = try? await access.identify(headers: request.headerFields, target: target) else { return .dontUpgrade }
+        var credentials = request.headerFields
+        if !cors.mayUseCookies(origin: credentials[.origin], host: request.authority) {
+            // A page from another origin gets the socket, but not the user's cookie.
+            credentials[values: .cookie] = []
+        }
+        guard let identity = try? await access.identify(headers: credentials, target: target) else { return .dontUpgrade }
         var headers = HTTPFields()
         let offered = request.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
