@@ -64,16 +64,17 @@ public final class Hub: Sendable {
             return removed
         }
 
-        func matching(_ path: ResourcePath, into result: inout [Registration]) {
-            if let exact = byPath[path] { result.append(contentsOf: exact.values) }
+        /// Calls `body` with each group of subscribers watching `path`: those of one filter.
+        func forEachGroup(watching path: ResourcePath, _ body: (SubscriptionFilter, [ObjectIdentifier: Registration]) -> Void) {
+            if let exact = byPath[path] { body(.value(path), exact) }
             if !path.isCollection, let parent = path.parent, let siblings = byParent[parent] {
-                result.append(contentsOf: siblings.values)
+                body(.children(parent), siblings)
             }
             if !bySubtree.isEmpty {
                 for ancestor in path.ancestors {
-                    if let watchers = bySubtree[ancestor] { result.append(contentsOf: watchers.values) }
+                    if let watchers = bySubtree[ancestor] { body(.subtree(ancestor), watchers) }
                 }
-                if path.isCollection, let watchers = bySubtree[path] { result.append(contentsOf: watchers.values) }
+                if path.isCollection, let watchers = bySubtree[path] { body(.subtree(path), watchers) }
             }
         }
     }
@@ -140,22 +141,53 @@ public final class Hub: Sendable {
     }
 
     /// Delivers committed events to every matching subscriber. Called by the store's commit
-    /// listener, in sequence order.
+    /// listener, in sequence order. Subscribers of one filter that take batches get all of the
+    /// call's events for that filter at once; the others get them one by one, in sequence order
+    /// across all of them.
     public func publish(_ changes: [ChangeEvent]) {
         publishing.withLock { _ in
-            var matches: [Registration] = []
-            for change in changes {
-                let event = HubEvent(change)
-                matches.removeAll(keepingCapacity: true)
-                index.withLock { $0.matching(change.path, into: &matches) }
-                for registration in matches {
-                    switch registration.offer(event, bufferLimit: configuration.replayBufferLimit) {
-                    case .delivered, .ignored: break
-                    case .rejected: drop(registration, reason: .tooSlow)
-                    case .overrun: drop(registration, reason: .replayOverrun)
+            let events = changes.map(HubEvent.init)
+            // Each filter's subscribers (as they were when it first matched) and its events.
+            var groups: [SubscriptionFilter: (registrations: [ObjectIdentifier: Registration], events: [HubEvent])] = [:]
+            var groupsOfEvent: [[SubscriptionFilter]] = []
+            groupsOfEvent.reserveCapacity(events.count)
+            index.withLock { index in
+                for event in events {
+                    var matched: [SubscriptionFilter] = []
+                    index.forEachGroup(watching: event.change.path) { filter, registrations in
+                        groups[filter, default: (registrations, [])].events.append(event)
+                        matched.append(filter)
+                    }
+                    groupsOfEvent.append(matched)
+                }
+            }
+            var oneByOne: [SubscriptionFilter: [Registration]] = [:]
+            for (filter, group) in groups {
+                let batch = HubEventBatch(group.events)
+                for registration in group.registrations.values {
+                    if registration.takesBatches {
+                        settle(registration, registration.offer(batch, bufferLimit: configuration.replayBufferLimit))
+                    } else {
+                        oneByOne[filter, default: []].append(registration)
                     }
                 }
             }
+            guard !oneByOne.isEmpty else { return }
+            for (event, filters) in zip(events, groupsOfEvent) {
+                for filter in filters {
+                    for registration in oneByOne[filter] ?? [] {
+                        settle(registration, registration.offer(event, bufferLimit: configuration.replayBufferLimit))
+                    }
+                }
+            }
+        }
+    }
+
+    private func settle(_ registration: Registration, _ offer: Registration.Offer) {
+        switch offer {
+        case .delivered, .ignored: break
+        case .rejected: drop(registration, reason: .tooSlow)
+        case .overrun: drop(registration, reason: .replayOverrun)
         }
     }
 
@@ -225,6 +257,8 @@ final class Registration: Sendable {
 
     let filter: SubscriptionFilter
     let subscriber: any HubSubscriber
+    /// Read once: the hub asks for every publish.
+    let takesBatches: Bool
     let principal: String?
     let admits: (@Sendable (ResourcePath) -> Bool)?
     private let gate: Mutex<Gate>
@@ -235,6 +269,7 @@ final class Registration: Sendable {
     ) {
         self.filter = filter
         self.subscriber = subscriber
+        takesBatches = subscriber.takesBatches
         self.principal = principal
         self.admits = admits
         if let after {
@@ -259,6 +294,32 @@ final class Registration: Sendable {
                 guard admits?(event.change.path) ?? true else { return .ignored }
                 guard subscriber.receive(event) else { return .rejected }
                 gate = .live(lastDelivered: event.sequence)
+                return .delivered
+            }
+        }
+    }
+
+    func offer(_ batch: HubEventBatch, bufferLimit: Int) -> Offer {
+        gate.withLock { gate in
+            switch gate {
+            case .closed:
+                return .ignored
+            case .replaying(var pending, let last):
+                guard pending.count + batch.events.count <= bufferLimit else { return .overrun }
+                pending.append(contentsOf: batch.events)
+                gate = .replaying(pending: pending, lastDelivered: last)
+                return .delivered
+            case .live(let last):
+                // Usually all of it goes: the batch is shared, with its encodings.
+                var taken = batch
+                if let first = batch.events.first, first.sequence <= last || admits != nil {
+                    let admitted = batch.events.filter { $0.sequence > last && (admits?($0.change.path) ?? true) }
+                    guard !admitted.isEmpty else { return .ignored }
+                    if admitted.count < batch.events.count { taken = HubEventBatch(admitted) }
+                }
+                guard let newest = taken.events.last else { return .ignored }
+                guard subscriber.receive(batch: taken) else { return .rejected }
+                gate = .live(lastDelivered: newest.sequence)
                 return .delivered
             }
         }

@@ -14,17 +14,39 @@ public final class HubEvent: Sendable {
     public var sequence: SequenceNumber { change.sequence }
 
     public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
-        // Look the entry up first: with an optional `Encoding`, casting a missing value would
-        // succeed as nil.
-        if let entry = encodings.withLock({ $0.first(where: { $0.key == key }) }), let cached = entry.value as? Encoding {
-            return cached
-        }
-        let value = build()
-        encodings.withLock { list in
-            if !list.contains(where: { $0.key == key }) { list.append((key, value)) }
-        }
-        return value
+        cachedEncoding(in: encodings, key: key, build)
     }
+}
+
+/// Consecutive events of one publish that the same subscribers watch, in sequence order. A
+/// subscriber that takes batches (`HubSubscriber.takesBatches`) gets them in one call and can
+/// encode them once for every subscriber of the batch, as `HubEvent.encoded` does for one.
+public final class HubEventBatch: Sendable {
+    public let events: [HubEvent]
+    private let encodings = Mutex<[(key: String, value: any Sendable)]>([])
+
+    public init(_ events: [HubEvent]) {
+        self.events = events
+    }
+
+    public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
+        cachedEncoding(in: encodings, key: key, build)
+    }
+}
+
+private func cachedEncoding<Encoding: Sendable>(
+    in encodings: borrowing Mutex<[(key: String, value: any Sendable)]>, key: String, _ build: () -> Encoding
+) -> Encoding {
+    // Look the entry up first: with an optional `Encoding`, casting a missing value would
+    // succeed as nil.
+    if let entry = encodings.withLock({ $0.first(where: { $0.key == key }) }), let cached = entry.value as? Encoding {
+        return cached
+    }
+    let value = build()
+    encodings.withLock { list in
+        if !list.contains(where: { $0.key == key }) { list.append((key, value)) }
+    }
+    return value
 }
 
 /// Something that receives events from the hub. Both calls must return quickly and never
@@ -36,6 +58,22 @@ public protocol HubSubscriber: AnyObject, Sendable {
 
     /// The hub will deliver nothing more, for `reason`. Not called after `cancel()`.
     func hubDidDrop(reason: HubDropReason)
+
+    /// Whether the hub may hand this subscriber a publish's events in one `receive(batch:)`.
+    /// Only for a subscriber that is alone on its output: a stream fed by several
+    /// subscriptions must get events one at a time, in sequence order across them all.
+    var takesBatches: Bool { get }
+
+    /// Takes several events at once, in sequence order; false as for `receive(_:)`.
+    func receive(batch: HubEventBatch) -> Bool
+}
+
+extension HubSubscriber {
+    public var takesBatches: Bool { false }
+
+    public func receive(batch: HubEventBatch) -> Bool {
+        batch.events.allSatisfy { receive($0) }
+    }
 }
 
 public enum HubDropReason: Error, Equatable, Sendable, CustomStringConvertible {

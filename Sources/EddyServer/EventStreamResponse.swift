@@ -54,7 +54,8 @@ struct EventStreamResponse: Sendable {
         var subscriptions: [HubSubscription] = []
         do {
             for source in sources {
-                let sink = EventStreamSink(outlet: outlet, formatKey: source.formatKey, encode: source.encode)
+                let sink = EventStreamSink(
+                    outlet: outlet, formatKey: source.formatKey, encode: source.encode, takesBatches: sources.count == 1)
                 subscriptions.append(
                     try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
             }
@@ -85,15 +86,33 @@ private final class EventStreamSink: HubSubscriber {
     let outlet: StreamOutlet
     let formatKey: String
     let encode: @Sendable (ChangeEvent) -> String
+    /// A stream of one subscription takes a publish's events at once: one frame for all of
+    /// them, built once for every stream of the same filter and format.
+    let takesBatches: Bool
 
-    init(outlet: StreamOutlet, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String) {
+    init(outlet: StreamOutlet, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String, takesBatches: Bool) {
         self.outlet = outlet
         self.formatKey = formatKey
         self.encode = encode
+        self.takesBatches = takesBatches
     }
 
     func receive(_ event: HubEvent) -> Bool {
-        outlet.send(event.encoded(as: formatKey) { ByteBuffer(string: encode(event.change)) })
+        outlet.send(frame(of: event))
+    }
+
+    func receive(batch: HubEventBatch) -> Bool {
+        if batch.events.count == 1 { return receive(batch.events[0]) }
+        return outlet.send(
+            batch.encoded(as: formatKey) {
+                var joined = ByteBuffer()
+                for event in batch.events { joined.writeImmutableBuffer(frame(of: event)) }
+                return joined
+            })
+    }
+
+    private func frame(of event: HubEvent) -> ByteBuffer {
+        event.encoded(as: formatKey) { ByteBuffer(string: encode(event.change)) }
     }
 
     func hubDidDrop(reason: HubDropReason) {

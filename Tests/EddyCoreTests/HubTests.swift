@@ -109,6 +109,77 @@ import Testing
     }
 }
 
+@Suite struct HubBatchTests {
+    static func change(_ sequence: UInt64, _ path: String) throws -> ChangeEvent {
+        ChangeEvent(
+            sequence: sequence, path: try ResourcePath(parsing: path), kind: .updated, etag: ETag(epoch: "e", version: sequence),
+            timestamp: 0, value: "{}")
+    }
+
+    @Test func batchTakersGetAPublishAtOnceAndTheOthersOneByOneInOrder() async throws {
+        let fixture = try await StoreFixture.make()
+        defer { Task { await fixture.remove() } }
+        let hub = Hub(store: fixture.store)
+        let whole = BatchRecorder()
+        let single = Recorder()
+        let children = BatchRecorder()
+        let other = BatchRecorder()
+        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/x")), subscriber: whole)
+        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/x")), subscriber: single)
+        try await hub.subscribe(.children(try ResourcePath(parsing: "/b/")), subscriber: children)
+        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/y")), subscriber: other)
+        hub.publish([try Self.change(1, "/b/x"), try Self.change(2, "/b/y"), try Self.change(3, "/b/x"), try Self.change(4, "/c/z")])
+        #expect(whole.batches == [[1, 3]])
+        #expect(single.sequences == [1, 3])
+        #expect(children.batches == [[1, 2, 3]])
+        #expect(other.batches == [[2]])
+        // A later publish repeating what was delivered gives only what is new.
+        hub.publish([try Self.change(3, "/b/x"), try Self.change(5, "/b/x")])
+        #expect(whole.batches == [[1, 3], [5]])
+        #expect(single.sequences == [1, 3, 5])
+    }
+
+    @Test func aBatchTakerWithAnAdmissionCheckGetsOnlyWhatItMaySee() async throws {
+        let fixture = try await StoreFixture.make()
+        defer { Task { await fixture.remove() } }
+        let hub = Hub(store: fixture.store)
+        let guarded = BatchRecorder()
+        let open = BatchRecorder()
+        let alsoOpen = BatchRecorder()
+        let secret = try ResourcePath(parsing: "/s/secret")
+        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: guarded, admits: { $0 != secret })
+        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: open)
+        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: alsoOpen)
+        hub.publish([try Self.change(1, "/s/a"), try Self.change(2, "/s/secret"), try Self.change(3, "/s/b")])
+        #expect(guarded.batches == [[1, 3]])
+        #expect(open.batches == [[1, 2, 3]])
+        // Subscribers that take all of it share one batch (and so its encodings); the guarded
+        // one gets a copy of its own.
+        #expect(open.objects.first === alsoOpen.objects.first)
+        #expect(guarded.objects.first !== open.objects.first)
+    }
+}
+
+/// Records the batches it is given (kept, so that tests can tell shared ones apart).
+final class BatchRecorder: HubSubscriber {
+    private let received = Mutex<[HubEventBatch]>([])
+    var batches: [[UInt64]] { received.withLock { $0.map { $0.events.map(\.sequence) } } }
+    var objects: [HubEventBatch] { received.withLock { $0 } }
+    var takesBatches: Bool { true }
+
+    func receive(batch: HubEventBatch) -> Bool {
+        received.withLock { $0.append(batch) }
+        return true
+    }
+
+    func receive(_ event: HubEvent) -> Bool {
+        received.withLock { $0.append(HubEventBatch([event])) }
+        return true
+    }
+
+    func hubDidDrop(reason: HubDropReason) {}
+}
+
 final class Recorder: HubSubscriber {
     private let received = Mutex<[UInt64]>([])
     var sequences: [UInt64] { received.withLock { $0 } }
