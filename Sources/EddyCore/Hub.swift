@@ -256,9 +256,10 @@ final class Registration: Sendable {
     }
 
     let filter: SubscriptionFilter
-    let subscriber: any HubSubscriber
-    /// Read once: the hub asks for every publish.
+    /// Read once: the hub asks for every publish. (Declared next to `filter`, it fits in that
+    /// enum's padding: thousands of registrations carry it.)
     let takesBatches: Bool
+    let subscriber: any HubSubscriber
     let principal: String?
     let admits: (@Sendable (ResourcePath) -> Bool)?
     private let gate: Mutex<Gate>

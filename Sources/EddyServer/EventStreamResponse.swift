@@ -84,11 +84,11 @@ struct EventStreamResponse: Sendable {
 
 private final class EventStreamSink: HubSubscriber {
     let outlet: StreamOutlet
-    let formatKey: String
-    let encode: @Sendable (ChangeEvent) -> String
     /// A stream of one subscription takes a publish's events at once: one frame for all of
     /// them, built once for every stream of the same filter and format.
     let takesBatches: Bool
+    let formatKey: String
+    let encode: @Sendable (ChangeEvent) -> String
 
     init(outlet: StreamOutlet, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String, takesBatches: Bool) {
         self.outlet = outlet
