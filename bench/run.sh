@@ -11,7 +11,9 @@
 # Environment: SCALE (fraction of the subscriber counts, default 1), WORKLOADS (subset of
 # "fanout-sse fanout-ws saturation idle writes topics"), SERVERS (subset of "eddy nchan pushpin"),
 # SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"), DURATION (seconds
-# of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10).
+# of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10),
+# SAT_WRITERS (concurrent publishing requests at the saturation steps, default 32: with fewer, a
+# server's response time, not its fan-out, caps the write rate reached).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EDDY="${EDDY:-$root/.build/release/eddy}"
@@ -23,6 +25,7 @@ SERVERS="${SERVERS:-eddy nchan pushpin}"
 SAT_RATES="${SAT_RATES:-5 10 20 40 80}"
 DURATION="${DURATION:-30}"
 SAT_SECONDS="${SAT_SECONDS:-10}"
+SAT_WRITERS="${SAT_WRITERS:-32}"
 EDDY_PORT=8070
 mkdir -p "$OUT"
 ulimit -n 20000
@@ -144,7 +147,7 @@ for server in $SERVERS; do
                 load fanout-ws "$server" ws "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
             saturation)
                 for rate in $SAT_RATES; do
-                    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * $SAT_SECONDS))")" "$rate" --drain 5
+                    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * $SAT_SECONDS))")" "$rate" --writers "$SAT_WRITERS" --drain 5
                 done ;;
             idle) load idle "$server" sse "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
             writes)
