@@ -99,25 +99,22 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Claims `channel` for one event stream, when it is an HTTP/1.1 connection with this
     /// handler (not an HTTP/2 stream) and nothing claimed it before.
     static func claim(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
-        try? await channel.eventLoop.submit { () -> EventStreamHandoff? in
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self),
-                handler.phase == .idle, channel.isActive
-            else { return nil }
-            handler.phase = .claimed
-            handler.opening = Opening()
-            handler.capacity = capacity
-            return handler
-        }.get()
+        await claim(channel, as: .claimed, capacity: capacity)
     }
 
     /// Claims an upgraded WebSocket `channel` so that its text messages are written from here
     /// (see `WebSocketFrames`); nil when the connection has no such handler (HTTP/2, tests).
     static func claimWebSocket(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
+        await claim(channel, as: .webSocket, capacity: capacity)
+    }
+
+    private static func claim(_ channel: any Channel, as phase: Phase, capacity: Int) async -> EventStreamHandoff? {
         try? await channel.eventLoop.submit { () -> EventStreamHandoff? in
             guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self),
                 handler.phase == .idle, channel.isActive
             else { return nil }
-            handler.phase = .webSocket
+            handler.phase = phase
+            if phase == .claimed { handler.opening = Opening() }
             handler.capacity = capacity
             return handler
         }.get()
