@@ -54,12 +54,22 @@ final class GroupCommit: Sendable {
 }
 
 /// Where committed events go; set once the hub exists.
+///
+/// The function is held in a class, not in the mutex itself: a function value read out of a
+/// generic container through `inout` comes back wrapped in a pair of reabstraction thunks and
+/// is stored back wrapped. Read once per commit, the stored function grew by two frames per
+/// commit, so each publish cost more than the last, until the stack ran out.
 final class CommitListener: Sendable {
-    private let listener = Mutex<(@Sendable ([ChangeEvent]) -> Void)?>(nil)
+    private final class Box: Sendable {
+        let call: @Sendable ([ChangeEvent]) -> Void
+        init(_ call: @escaping @Sendable ([ChangeEvent]) -> Void) { self.call = call }
+    }
 
-    var current: (@Sendable ([ChangeEvent]) -> Void)? { listener.withLock { $0 } }
+    private let listener = Mutex<Box?>(nil)
+
+    var current: (@Sendable ([ChangeEvent]) -> Void)? { listener.withLock { $0 }?.call }
 
     func set(_ new: @escaping @Sendable ([ChangeEvent]) -> Void) {
-        listener.withLock { $0 = new }
+        listener.withLock { $0 = Box(new) }
     }
 }

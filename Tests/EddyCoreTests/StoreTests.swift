@@ -136,6 +136,37 @@ import Testing
     }
 }
 
+extension GroupCommitTests {
+    /// A listener read out of the store's lock once per commit used to come back wrapped in
+    /// two more reabstraction thunks each time: calls got deeper with every commit, until a
+    /// long-running server's publishing thread ran out of stack.
+    @Test func theCommitListenerIsCalledAtTheSameDepthCommitAfterCommit() async throws {
+        let fixture = try await StoreFixture.make()
+        defer { Task { await fixture.remove() } }
+        let depths = CallDepths()
+        fixture.store.setCommitListener { _ in depths.record() }
+        for index in 0..<300 { try await fixture.put("/depth/\(index % 10)", "{\"i\":\(index)}") }
+        let recorded = depths.all
+        #expect(recorded.count >= 2)
+        let first = try #require(recorded.first)
+        let deepest = try #require(recorded.max())
+        #expect(deepest <= first + 8, "the listener's call grew from \(first) to \(deepest) frames")
+    }
+}
+
+/// Stack depths of the calls to a listener.
+final class CallDepths: @unchecked Sendable {
+    private let lock = NSLock()
+    private var depths: [Int] = []
+
+    func record() {
+        let depth = Thread.callStackReturnAddresses.count
+        lock.withLock { depths.append(depth) }
+    }
+
+    var all: [Int] { lock.withLock { depths } }
+}
+
 final class PublishedSequences: @unchecked Sendable {
     private let lock = NSLock()
     private var sequences: [UInt64] = []
