@@ -1,3 +1,6 @@
+import Foundation
+import NIOCore
+
 /// Finds `"t":<digits>` and `"n":<digits>` pairs in a byte stream, whatever surrounds them: the
 /// same event arrives as an SSE data line, inside a WebSocket envelope or a long-poll body, and
 /// each server re-frames it differently. State carries over between calls, so a payload split
@@ -16,38 +19,61 @@ struct PayloadScanner {
     private var number: UInt64?
 
     /// Calls `found(t, n)` once for every object that carried both keys.
-    mutating func scan(_ bytes: some Sequence<UInt8>, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
-        for byte in bytes {
-            switch state {
-            case .idle:
-                if byte == UInt8(ascii: "\"") { state = .quote }
-            case .quote:
-                state = byte == UInt8(ascii: "t") || byte == UInt8(ascii: "n") ? .key(byte) : (byte == UInt8(ascii: "\"") ? .quote : .idle)
-            case .key(let key):
-                state = byte == UInt8(ascii: "\"") ? .closed(key) : .idle
-            case .closed(let key):
-                if byte == UInt8(ascii: ":") {
-                    state = .value(key, digits: 0, 0)
-                } else {
-                    // `"t"` followed by anything but a colon was the end of a string value.
-                    state = byte == UInt8(ascii: "\"") ? .quote : .idle
-                }
-            case .value(let key, let digits, let value):
-                if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                    state = .value(key, digits: digits + 1, value &* 10 &+ UInt64(byte - UInt8(ascii: "0")))
-                } else if digits == 0 && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\\")) {
+    mutating func scan(_ buffer: ByteBuffer, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
+        buffer.withUnsafeReadableBytes { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var index = 0
+            while index < bytes.count {
+                if case .idle = state {
+                    // Most bytes (SSE fields, envelopes, other keys' values) lie between a value
+                    // and the next quote: skip them at memchr's speed, not byte by byte.
+                    guard let quote = memchr(base + index, Int32(UInt8(ascii: "\"")), bytes.count - index) else { return }
+                    index = base.distance(to: UnsafeRawPointer(quote)) + 1
+                    state = .quote
                     continue
-                } else {
-                    if digits > 0 {
-                        if key == UInt8(ascii: "t") { time = value } else { number = value }
-                        if let t = time, let n = number {
-                            found(t, n)
-                            time = nil
-                            number = nil
-                        }
-                    }
-                    state = byte == UInt8(ascii: "\"") ? .quote : .idle
                 }
+                step(bytes[index], found)
+                index += 1
+            }
+        }
+    }
+
+    /// The same, for bytes that are not in a buffer.
+    mutating func scan(_ bytes: some Sequence<UInt8>, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
+        for byte in bytes { step(byte, found) }
+    }
+
+    @inline(__always)
+    private mutating func step(_ byte: UInt8, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
+        switch state {
+        case .idle:
+            if byte == UInt8(ascii: "\"") { state = .quote }
+        case .quote:
+            state = byte == UInt8(ascii: "t") || byte == UInt8(ascii: "n") ? .key(byte) : (byte == UInt8(ascii: "\"") ? .quote : .idle)
+        case .key(let key):
+            state = byte == UInt8(ascii: "\"") ? .closed(key) : .idle
+        case .closed(let key):
+            if byte == UInt8(ascii: ":") {
+                state = .value(key, digits: 0, 0)
+            } else {
+                // `"t"` followed by anything but a colon was the end of a string value.
+                state = byte == UInt8(ascii: "\"") ? .quote : .idle
+            }
+        case .value(let key, let digits, let value):
+            if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                state = .value(key, digits: digits + 1, value &* 10 &+ UInt64(byte - UInt8(ascii: "0")))
+            } else if digits == 0 && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\\")) {
+                return
+            } else {
+                if digits > 0 {
+                    if key == UInt8(ascii: "t") { time = value } else { number = value }
+                    if let t = time, let n = number {
+                        found(t, n)
+                        time = nil
+                        number = nil
+                    }
+                }
+                state = byte == UInt8(ascii: "\"") ? .quote : .idle
             }
         }
     }

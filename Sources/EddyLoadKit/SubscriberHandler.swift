@@ -129,11 +129,17 @@ final class SubscriberHandler: ChannelInboundHandler {
     }
 
     private func consume(_ buffer: ByteBuffer) {
-        let now = nowNanoseconds()
-        scanner.scan(buffer.readableBytesView) { t, n in
-            let isNew = t < tally.notBefore ? false : seen.insert(Int(n))
-            tally.record(t: t, isNew: isNew, topic: topic, now: now)
+        // Locals, not properties, inside the per-payload closure: each property access there
+        // is a dynamic exclusivity check.
+        var seen = self.seen
+        self.seen = SeenSet()
+        let notBefore = tally.notBefore
+        var payloads: [(t: UInt64, isNew: Bool)] = []
+        scanner.scan(buffer) { t, n in
+            payloads.append((t, t < notBefore ? false : seen.insert(Int(n))))
         }
+        self.seen = seen
+        if !payloads.isEmpty { tally.record(payloads, topic: topic, now: nowNanoseconds()) }
     }
 
     private func markReady() {

@@ -62,21 +62,33 @@ final class LoopTally: @unchecked Sendable {
         tally.ensureTopics(topics)
     }
 
-    func record(t: UInt64, isNew: Bool, topic: Int, now: UInt64) {
-        if t < notBefore {
-            tally.stale += 1
-            return
+    /// One read's stamped payloads, `(t, isNew)`, all received at `now`.
+    func record(_ payloads: [(t: UInt64, isNew: Bool)], topic: Int, now: UInt64) {
+        // One access to `tally` for the whole read: per payload, each access to a class's
+        // property is a dynamic exclusivity check, which at millions of payloads a second was
+        // a tenth of the tool's time.
+        tally.record(payloads, topic: topic, now: now, notBefore: notBefore)
+    }
+}
+
+extension SubscriberTally {
+    mutating func record(_ payloads: [(t: UInt64, isNew: Bool)], topic: Int, now: UInt64, notBefore: UInt64) {
+        for (t, isNew) in payloads {
+            if t < notBefore {
+                stale += 1
+                continue
+            }
+            deliveries += 1
+            guard isNew else {
+                duplicates += 1
+                continue
+            }
+            unique += 1
+            uniqueByTopic[topic] += 1
+            latency.record(now > t ? (now - t) / 1000 : 0)
+            if firstDelivery == 0 { firstDelivery = now }
+            lastDelivery = now
         }
-        tally.deliveries += 1
-        guard isNew else {
-            tally.duplicates += 1
-            return
-        }
-        tally.unique += 1
-        tally.uniqueByTopic[topic] += 1
-        tally.latency.record(now > t ? (now - t) / 1000 : 0)
-        if tally.firstDelivery == 0 { tally.firstDelivery = now }
-        tally.lastDelivery = now
     }
 }
 
