@@ -118,7 +118,7 @@ load() {
     local pids=()
     for pid in $(peer_pids "$server"); do pids+=(--server-pid "$pid"); done
     local workers=2
-    [ "$subs" -lt 2000 ] && workers=1
+    [ "$subs" -lt 2 ] && workers=1
     echo "== $name on $server: $subs $kind subscribers, $topics topic(s), $events events at $rate/s" >&2
     # Evidence of what limits the figure: who has the CPU (server, load tool, other builders).
     (while true; do date -u +%T; top -b -n 1 -w 160 | head -16; sleep 3; done) >"$OUT/$name-$server.top" 2>&1 &

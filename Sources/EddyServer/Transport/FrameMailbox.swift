@@ -19,8 +19,16 @@ final class FrameMailbox: @unchecked Sendable {
 
     private struct Inbox {
         var posted: [(EventStreamHandoff, Delivery)] = []
+        /// True from the first post after a drain until the next drain has taken everything.
         var drainScheduled = false
+        /// When the next drain may start: see `pause(after:)`.
+        var notBefore = NIODeadline.uptimeNanoseconds(0)
     }
+
+    /// A drain may be followed by a pause of up to this many times its own length...
+    static let pauseFactor: Int64 = 8
+    /// ...but never longer than this.
+    static let longestPause = TimeAmount.milliseconds(40)
 
     let eventLoop: any EventLoop
     private let inbox = Mutex(Inbox())
@@ -38,22 +46,40 @@ final class FrameMailbox: @unchecked Sendable {
     }
 
     func post(_ delivery: Delivery, to stream: EventStreamHandoff) {
-        let schedule = inbox.withLock { inbox -> Bool in
+        let schedule = inbox.withLock { inbox -> NIODeadline? in
             inbox.posted.append((stream, delivery))
-            guard !inbox.drainScheduled else { return false }
+            guard !inbox.drainScheduled else { return nil }
             inbox.drainScheduled = true
-            return true
+            return inbox.notBefore
         }
+        if let notBefore = schedule { scheduleDrain(notBefore: notBefore) }
+    }
+
+    private func scheduleDrain(notBefore: NIODeadline) {
         // Always through the queue, even on the loop itself: a frame must not overtake
         // the ones posted before it.
-        if schedule { eventLoop.execute { self.drain() } }
+        if notBefore <= .now() {
+            eventLoop.execute { self.drain() }
+        } else {
+            eventLoop.scheduleTask(deadline: notBefore) { self.drain() }
+        }
+    }
+
+    /// How long the loop waits after a drain before the next one. Under a steady stream of
+    /// events, a drain right after each group commit would take the whole loop: it writes to
+    /// every stream each time, however few events each gets, and requests (the writes that
+    /// make the events) would wait behind it. Pausing for a few times the drain's length keeps
+    /// fan-out to about a quarter of a busy loop, and each stream then gets the events of
+    /// several commits in one write. A loop whose drains are short (few streams) hardly pauses.
+    static func pause(after drained: TimeAmount) -> TimeAmount {
+        min(drained * pauseFactor, longestPause)
     }
 
     private func drain() {
+        let started = NIODeadline.now()
         var batch = spare
         inbox.withLock { inbox in
             swap(&batch, &inbox.posted)
-            inbox.drainScheduled = false
         }
         var framing = ChunkFraming()
         for (stream, delivery) in batch {
@@ -80,6 +106,15 @@ final class FrameMailbox: @unchecked Sendable {
         gatheredIndex.removeAll(keepingCapacity: true)
         batch.removeAll(keepingCapacity: true)
         spare = batch
+        let ended = NIODeadline.now()
+        let notBefore = ended + Self.pause(after: ended - started)
+        // Posts that came during the drain wait out the pause too, without a second schedule.
+        let more = inbox.withLock { inbox -> Bool in
+            inbox.notBefore = notBefore
+            if inbox.posted.isEmpty { inbox.drainScheduled = false }
+            return inbox.drainScheduled
+        }
+        if more { scheduleDrain(notBefore: notBefore) }
     }
 
     private func gather(_ bytes: ByteBuffer, for stream: EventStreamHandoff) {
