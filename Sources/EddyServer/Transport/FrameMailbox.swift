@@ -68,8 +68,8 @@ final class FrameMailbox: @unchecked Sendable {
     /// How long the loop waits after a drain before the next one. Under a steady stream of
     /// events, a drain right after each group commit would take the whole loop: it writes to
     /// every stream each time, however few events each gets, and requests (the writes that
-    /// make the events) would wait behind it. Pausing for a few times the drain's length keeps
-    /// fan-out to about a quarter of a busy loop, and each stream then gets the events of
+    /// make the events) would wait behind it. Pausing for `pauseFactor` times the drain's length
+    /// keeps fan-out to about a ninth of a busy loop, and each stream then gets the events of
     /// several commits in one write. A loop whose drains are short (few streams) hardly pauses.
     static func pause(after drained: TimeAmount) -> TimeAmount {
         min(drained * pauseFactor, longestPause)
