@@ -38,11 +38,6 @@ struct PayloadScanner {
         }
     }
 
-    /// The same, for bytes that are not in a buffer.
-    mutating func scan(_ bytes: some Sequence<UInt8>, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
-        for byte in bytes { step(byte, found) }
-    }
-
     @inline(__always)
     private mutating func step(_ byte: UInt8, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
         switch state {

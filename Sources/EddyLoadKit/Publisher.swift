@@ -130,24 +130,26 @@ final class PublishWriter: @unchecked Sendable {
     private var connecting = false
     private var parser = ResponseParser()
     private var status = 0
-    /// The request in flight: its number, topic and send time.
-    private var current: (n: Int, topic: Int, sent: UInt64, deadline: NIODeadline)?
+    /// The request in flight: its topic, send time and deadline.
+    private var current: (topic: Int, sent: UInt64, deadline: NIODeadline)?
+    /// The spec's extra header lines, joined once.
+    private let headerLines: String
     private var queued: ByteBuffer?
 
     init(spec: PublishSpec, loop: any EventLoop, driver: PublishDriver) {
         self.spec = spec
         self.loop = loop
         self.driver = driver
+        headerLines = spec.headers.filter { $0.contains(":") }.map { $0 + "\r\n" }.joined()
     }
 
     func send(n: Int, topic: Int) {
         let sent = nowNanoseconds()
-        current = (n, topic, sent, .now() + PublishDriver.requestTimeout)
+        current = (topic, sent, .now() + PublishDriver.requestTimeout)
         do {
             let target = try Target(fill(spec.urlTemplate, t: sent, n: n, topic: topic))
             let body = fill(spec.bodyTemplate, t: sent, n: n, topic: topic)
-            var head = "\(spec.method) \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.authority)\r\n"
-            for line in spec.headers where line.contains(":") { head += line + "\r\n" }
+            var head = "\(spec.method) \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.authority)\r\n" + headerLines
             head += "Content-Length: \(body.utf8.count)\r\n\r\n"
             var request = ByteBuffer(string: head)
             request.writeString(body)
