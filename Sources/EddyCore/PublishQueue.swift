@@ -12,11 +12,14 @@ public final class PublishQueue: Sendable {
     }
 
     private let hub: Hub
+    /// Wraps each hub publish: the transport's chance to gather what one publish sends.
+    private let around: @Sendable (() -> Void) -> Void
     private let queue = DispatchQueue(label: "eddy.publish")
     private let pending = Mutex(Pending())
 
-    public init(hub: Hub) {
+    public init(hub: Hub, around: @escaping @Sendable (() -> Void) -> Void = { $0() }) {
         self.hub = hub
+        self.around = around
     }
 
     public func enqueue(_ events: [ChangeEvent]) {
@@ -38,7 +41,7 @@ public final class PublishQueue: Sendable {
                 return pending.events
             }
             guard !batch.isEmpty else { return }
-            hub.publish(batch)
+            around { hub.publish(batch) }
         }
     }
 }

@@ -27,6 +27,8 @@ public struct EddyServer: Sendable {
     /// itself on the embedded store, so there it is fixed, and a restart keeps its leases.
     public var nodeID: String { (store as? PostgresStore)?.nodeID ?? "embedded" }
     let logger: Logger
+    /// The event loops' frame mailboxes, held while the hub publishes.
+    let mailboxes: FrameMailboxes
 
     /// Opens the configured store: PostgreSQL when a store URL is set, else the embedded SQLite
     /// store in the data directory.
@@ -61,7 +63,9 @@ public struct EddyServer: Sendable {
         serverKey = try await ServerKey.load(from: store)
         let hub = Hub(store: store, configuration: .init(replayBufferLimit: configuration.subscriberBufferEvents * 4))
         // The fan-out runs beside the store's writer, not inside its commit.
-        let publishing = PublishQueue(hub: hub)
+        let mailboxes = FrameMailboxes()
+        let publishing = PublishQueue(hub: hub, around: { publish in mailboxes.holding(publish) })
+        self.mailboxes = mailboxes
         store.setCommitListener { events in publishing.enqueue(events) }
         self.hub = hub
     }
@@ -165,7 +169,7 @@ public struct EddyServer: Sendable {
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
         let connections = self.connections
-        let mailboxes = FrameMailboxes()
+        let mailboxes = self.mailboxes
         let routes = webSocketRoutes(solidChannels: solidChannels)
         var webSocket = WebSocketServerConfiguration(
             maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))

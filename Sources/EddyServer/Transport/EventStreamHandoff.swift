@@ -52,6 +52,8 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private let mailbox: FrameMailbox
     /// Frames were written since the last flush.
     private var unflushed = false
+    /// Where the mailbox's drain `drain` gathers this stream's bytes (drains count from 1).
+    var gatherSlot: (drain: UInt, index: Int) = (0, 0)
     /// Kept apart, and only while claimed, so that every connection carries less.
     private final class Opening {
         var pending: [ByteBuffer] = []
@@ -218,6 +220,13 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         context.write(wrapOutboundOut(bytes), promise: nil)
         defer { unflushed = true }
         return !unflushed
+    }
+
+    /// Writes `bytes` and flushes the stream, in one pass down the pipeline.
+    func writeAndFlush(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        unflushed = false
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 
     func flushWritten() {

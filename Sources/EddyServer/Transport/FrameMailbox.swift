@@ -23,6 +23,8 @@ final class FrameMailbox: @unchecked Sendable {
         var drainScheduled = false
         /// When the next drain may start: see `pause(after:)`.
         var notBefore = NIODeadline.uptimeNanoseconds(0)
+        /// While above zero, posts wait for `release()`: see `FrameMailboxes.holding(_:)`.
+        var holds = 0
     }
 
     /// A drain may be followed by a pause of up to this many times its own length...
@@ -37,7 +39,8 @@ final class FrameMailbox: @unchecked Sendable {
     private var touched: [EventStreamHandoff] = []
     /// Per drain: each stream's bytes so far, in the order streams first got one.
     private var gathered: [(stream: EventStreamHandoff, bytes: ByteBuffer)] = []
-    private var gatheredIndex: [ObjectIdentifier: Int] = [:]
+    /// Numbers the drains, so that a stream's `gatherSlot` tells whether it belongs to this one.
+    private var drainNumber: UInt = 0
     /// Stands in for bytes moved out of `gathered`.
     private static let taken = ByteBuffer()
 
@@ -48,7 +51,21 @@ final class FrameMailbox: @unchecked Sendable {
     func post(_ delivery: Delivery, to stream: EventStreamHandoff) {
         let schedule = inbox.withLock { inbox -> NIODeadline? in
             inbox.posted.append((stream, delivery))
-            guard !inbox.drainScheduled else { return nil }
+            guard !inbox.drainScheduled, inbox.holds == 0 else { return nil }
+            inbox.drainScheduled = true
+            return inbox.notBefore
+        }
+        if let notBefore = schedule { scheduleDrain(notBefore: notBefore) }
+    }
+
+    func hold() {
+        inbox.withLock { $0.holds += 1 }
+    }
+
+    func release() {
+        let schedule = inbox.withLock { inbox -> NIODeadline? in
+            inbox.holds -= 1
+            guard inbox.holds == 0, !inbox.posted.isEmpty, !inbox.drainScheduled else { return nil }
             inbox.drainScheduled = true
             return inbox.notBefore
         }
@@ -71,13 +88,17 @@ final class FrameMailbox: @unchecked Sendable {
     /// make the events) would wait behind it. Pausing for `pauseFactor` times the drain's length
     /// keeps fan-out to about a ninth of a busy loop, and each stream then gets the events of
     /// several commits in one write. A loop whose drains are short (few streams) hardly pauses.
+    /// A drain as long as the longest pause does not pause at all: the events posted while it
+    /// ran already go out together in the next, and a pause would only add to their latency
+    /// (one event to 10,000 streams takes that long, and must not wait once more).
     static func pause(after drained: TimeAmount) -> TimeAmount {
-        min(drained * pauseFactor, longestPause)
+        drained >= longestPause ? .zero : min(drained * pauseFactor, longestPause)
     }
 
     private func drain() {
         let started = NIODeadline.now()
         var batch = spare
+        drainNumber &+= 1
         inbox.withLock { inbox in
             swap(&batch, &inbox.posted)
         }
@@ -97,13 +118,14 @@ final class FrameMailbox: @unchecked Sendable {
                 released.succeed()
             }
         }
+        // Each stream is flushed right after its write, while NIO's objects for its channel are
+        // still in cache: a second sweep over 5,000 channels would miss on all of them again.
         for (stream, bytes) in gathered where bytes.readableBytes > 0 {
-            if stream.writeGathered(bytes) { touched.append(stream) }
+            stream.writeAndFlush(bytes)
         }
         for stream in touched { stream.flushWritten() }
         touched.removeAll(keepingCapacity: true)
         gathered.removeAll(keepingCapacity: true)
-        gatheredIndex.removeAll(keepingCapacity: true)
         batch.removeAll(keepingCapacity: true)
         spare = batch
         let ended = NIODeadline.now()
@@ -111,19 +133,22 @@ final class FrameMailbox: @unchecked Sendable {
         // Posts that came during the drain wait out the pause too, without a second schedule.
         let more = inbox.withLock { inbox -> Bool in
             inbox.notBefore = notBefore
-            if inbox.posted.isEmpty { inbox.drainScheduled = false }
+            // While held, `release()` schedules the next drain.
+            if inbox.posted.isEmpty || inbox.holds > 0 { inbox.drainScheduled = false }
             return inbox.drainScheduled
         }
         if more { scheduleDrain(notBefore: notBefore) }
     }
 
     private func gather(_ bytes: ByteBuffer, for stream: EventStreamHandoff) {
-        let key = ObjectIdentifier(stream)
-        guard let index = gatheredIndex[key] else {
-            gatheredIndex[key] = gathered.count
+        // The slot lives on the stream, which the drain touches anyway: a table of 5,000
+        // streams would cost a hash and a cache miss more per stream.
+        guard stream.gatherSlot.drain == drainNumber else {
+            stream.gatherSlot = (drainNumber, gathered.count)
             gathered.append((stream, bytes))
             return
         }
+        let index = stream.gatherSlot.index
         // The first append copies the shared frame into a buffer of this stream's own; later
         // ones append to it in place.
         var joined = gathered[index].bytes
@@ -134,7 +159,9 @@ final class FrameMailbox: @unchecked Sendable {
 
     /// Writes what was gathered for `stream` so far, before something that must come after it.
     private func writeGathered(of stream: EventStreamHandoff) {
-        guard let index = gatheredIndex.removeValue(forKey: ObjectIdentifier(stream)) else { return }
+        guard stream.gatherSlot.drain == drainNumber else { return }
+        let index = stream.gatherSlot.index
+        stream.gatherSlot = (0, 0)
         let bytes = gathered[index].bytes
         gathered[index].bytes = Self.taken
         if stream.writeGathered(bytes) { touched.append(stream) }
@@ -170,6 +197,17 @@ final class FrameMailboxes: Sendable {
     private let mailboxes = Mutex<[ObjectIdentifier: FrameMailbox]>([:])
 
     init() {}
+
+    /// Runs `body` (one hub publish) with every mailbox held, so that each loop takes all the
+    /// frames `body` posts in one drain. Otherwise a loop would start on the first few streams
+    /// while the publisher was still posting to the rest, and then pause after that short
+    /// drain (`FrameMailbox.pause(after:)`) with most of the event still waiting.
+    func holding(_ body: () -> Void) {
+        let held = mailboxes.withLock { Array($0.values) }
+        for mailbox in held { mailbox.hold() }
+        defer { for mailbox in held { mailbox.release() } }
+        body()
+    }
 
     func mailbox(for eventLoop: any EventLoop) -> FrameMailbox {
         mailboxes.withLock { table in

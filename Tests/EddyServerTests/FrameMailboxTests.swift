@@ -1,0 +1,108 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import EddyServer
+
+/// The per-loop frame mailbox, on a real loopback connection: what a hub publish posts while
+/// the mailboxes are held must reach the loop as one drain, after the publish.
+@Suite struct FrameMailboxTests {
+    @Test func framesPostedWhileHeldAreWrittenOnlyAfterTheRelease() async throws {
+        try await Self.withClaimedSocket { handoff, mailboxes, received in
+            let first = WebSocketFrames.text("first")
+            let second = WebSocketFrames.text("second")
+            var arrivedWhileHeld = 0
+            mailboxes.holding {
+                #expect(handoff.send(first))
+                // Long enough for the loop to have written the first frame, were it drained now.
+                Thread.sleep(forTimeInterval: 0.2)
+                #expect(handoff.send(second))
+                arrivedWhileHeld = received.withLockedValue { $0.readableBytes }
+            }
+            #expect(arrivedWhileHeld == 0, "nothing is written while the publisher holds the mailbox")
+            let expected = first.readableBytes + second.readableBytes
+            try await Self.eventually { received.withLockedValue { $0.readableBytes } == expected }
+            var bytes = received.withLockedValue { $0 }
+            #expect(bytes.readSlice(length: first.readableBytes) == first)
+            #expect(bytes.readSlice(length: second.readableBytes) == second)
+        }
+    }
+
+    @Test func framesPostedOutsideAHoldAreWrittenAtOnce() async throws {
+        try await Self.withClaimedSocket { handoff, _, received in
+            let frame = WebSocketFrames.text("now")
+            #expect(handoff.send(frame))
+            try await Self.eventually { received.withLockedValue { $0.readableBytes } == frame.readableBytes }
+        }
+    }
+
+    @Test func aLongDrainIsNotFollowedByAPause() {
+        #expect(FrameMailbox.pause(after: .milliseconds(1)) == .milliseconds(8))
+        #expect(FrameMailbox.pause(after: .milliseconds(20)) == FrameMailbox.longestPause)
+        #expect(FrameMailbox.pause(after: FrameMailbox.longestPause) == .zero)
+    }
+
+    /// A loopback connection whose server side is claimed the way an upgraded WebSocket is;
+    /// `received` collects what the client side reads.
+    static func withClaimedSocket(
+        _ body: (EventStreamHandoff, FrameMailboxes, NIOLockedValueBox<ByteBuffer>) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let mailboxes = FrameMailboxes()
+        let accepted = group.next().makePromise(of: (any Channel).self)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
+                    accepted.succeed(channel)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let received = NIOLockedValueBox(ByteBuffer())
+        let client = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(received: received)) }
+            }
+            .connect(to: server.localAddress!).get()
+        do {
+            let channel = try await accepted.futureResult.get()
+            let handoff = try #require(await EventStreamHandoff.claimWebSocket(channel, capacity: 8))
+            try await body(handoff, mailboxes, received)
+        } catch {
+            try? await client.close()
+            try? await server.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received: NIOLockedValueBox<ByteBuffer>
+
+        init(received: NIOLockedValueBox<ByteBuffer>) {
+            self.received = received
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            received.withLockedValue { _ = $0.writeBuffer(&bytes) }
+        }
+    }
+
+    static func eventually(within seconds: Double = 5, _ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else {
+                Issue.record("condition not met within \(seconds) s")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
