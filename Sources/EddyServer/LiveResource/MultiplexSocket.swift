@@ -172,6 +172,9 @@ struct MultiplexSocket: WebSocketService {
         let uri: String
         let path: ResourcePath
         let isChanges: Bool
+        /// The session's outbox when it takes ready-made frames: the hub calls `receive` for
+        /// every socket of an event in a row, and each hop to a cold object costs a cache miss.
+        private let frameOutbox: SocketOutbox?
         /// Cache keys of this URI's event message and frame in `HubEvent.encoded`, built once.
         private let messageKey: String
         private let frameKey: String
@@ -184,11 +187,17 @@ struct MultiplexSocket: WebSocketService {
             self.path = path
             self.isChanges = isChanges
             self.previous = Mutex(start)
+            frameOutbox = session.outbox.writesFrames ? session.outbox : nil
             messageKey = "lr-ws:" + uri
             frameKey = "lr-ws-frame:" + uri
         }
 
         func receive(_ event: HubEvent) -> Bool {
+            // The same for every subscriber that spelled the URI the same way: built once, and
+            // framed once where sockets take ready-made frames.
+            if !isChanges, let frameOutbox {
+                return frameOutbox.send(frame: event.encoded(as: frameKey) { [uri] in WebSocketFrames.text(Self.valueMessage(uri: uri, event.change)) })
+            }
             let change = event.change
             let message: String
             if isChanges {
@@ -203,19 +212,14 @@ struct MultiplexSocket: WebSocketService {
                 message = "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"Link\":\(JSONValue.quoted(link))},"
                     + "\"body\":[\(ChangesFeed.item(for: change))]}"
             } else {
-                // The same for every subscriber that spelled the URI the same way: built once,
-                // and framed once where sockets take ready-made frames.
-                let uri = self.uri
-                let build = {
-                    "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"ETag\":\(JSONValue.quoted(change.etag.headerValue))},"
-                        + "\"body\":\(change.value ?? "null")}"
-                }
-                if session.outbox.writesFrames {
-                    return session.outbox.send(frame: event.encoded(as: frameKey) { WebSocketFrames.text(build()) })
-                }
-                message = event.encoded(as: messageKey, build)
+                message = event.encoded(as: messageKey) { [uri] in Self.valueMessage(uri: uri, change) }
             }
             return session.send(message)
+        }
+
+        static func valueMessage(uri: String, _ change: ChangeEvent) -> String {
+            "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"ETag\":\(JSONValue.quoted(change.etag.headerValue))},"
+                + "\"body\":\(change.value ?? "null")}"
         }
 
         func hubDidDrop(reason: HubDropReason) {
