@@ -38,6 +38,27 @@ import Testing
         }
     }
 
+    @Test func streamsGettingTheSameFramesShareOneJoin() {
+        var joiner = FrameJoiner()
+        let first = WebSocketFrames.text("a")
+        let second = WebSocketFrames.text("bb")
+        let joined = joiner.join(first, [second])
+        #expect(joined == ByteBuffer(bytes: Array(first.readableBytesView) + Array(second.readableBytesView)))
+        let again = joiner.join(first, [second])
+        #expect(Self.address(of: again) == Self.address(of: joined), "the same frames reuse the join")
+        let third = WebSocketFrames.text("ccc")
+        let other = joiner.join(first, [third])
+        #expect(other == ByteBuffer(bytes: Array(first.readableBytesView) + Array(third.readableBytesView)))
+        #expect(joiner.join(first, []) == first)
+        // Equal bytes in other storage are other frames: joined afresh, and still right.
+        let copy = ByteBuffer(bytes: Array(first.readableBytesView))
+        #expect(joiner.join(copy, [third]) == other)
+    }
+
+    static func address(of bytes: ByteBuffer) -> UInt {
+        bytes.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+    }
+
     @Test func aLongDrainIsNotFollowedByAPause() {
         #expect(FrameMailbox.pause(after: .milliseconds(1)) == .milliseconds(8))
         #expect(FrameMailbox.pause(after: .milliseconds(20)) == FrameMailbox.longestPause)

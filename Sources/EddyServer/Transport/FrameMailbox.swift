@@ -37,12 +37,19 @@ final class FrameMailbox: @unchecked Sendable {
     /// Confined to the event loop: the array the last drain emptied, kept for its capacity.
     private var spare: [(EventStreamHandoff, Delivery)] = []
     private var touched: [EventStreamHandoff] = []
-    /// Per drain: each stream's bytes so far, in the order streams first got one.
-    private var gathered: [(stream: EventStreamHandoff, bytes: ByteBuffer)] = []
+    /// Per drain: each stream's frames so far, in the order streams first got one.
+    private var gathered: [Gathered] = []
+    private var joiner = FrameJoiner()
     /// Numbers the drains, so that a stream's `gatherSlot` tells whether it belongs to this one.
     private var drainNumber: UInt = 0
-    /// Stands in for bytes moved out of `gathered`.
-    private static let taken = ByteBuffer()
+
+    private struct Gathered {
+        let stream: EventStreamHandoff
+        var first: ByteBuffer
+        /// Empty, with no storage, for the many streams that get one frame per drain.
+        var rest: [ByteBuffer] = []
+        var written = false
+    }
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -120,12 +127,13 @@ final class FrameMailbox: @unchecked Sendable {
         }
         // Each stream is flushed right after its write, while NIO's objects for its channel are
         // still in cache: a second sweep over 5,000 channels would miss on all of them again.
-        for (stream, bytes) in gathered where bytes.readableBytes > 0 {
-            stream.writeAndFlush(bytes)
+        for index in gathered.indices where !gathered[index].written {
+            gathered[index].stream.writeAndFlush(joiner.join(gathered[index].first, gathered[index].rest))
         }
         for stream in touched { stream.flushWritten() }
         touched.removeAll(keepingCapacity: true)
         gathered.removeAll(keepingCapacity: true)
+        joiner.reset()
         batch.removeAll(keepingCapacity: true)
         spare = batch
         let ended = NIODeadline.now()
@@ -145,16 +153,10 @@ final class FrameMailbox: @unchecked Sendable {
         // streams would cost a hash and a cache miss more per stream.
         guard stream.gatherSlot.drain == drainNumber else {
             stream.gatherSlot = (drainNumber, gathered.count)
-            gathered.append((stream, bytes))
+            gathered.append(Gathered(stream: stream, first: bytes))
             return
         }
-        let index = stream.gatherSlot.index
-        // The first append copies the shared frame into a buffer of this stream's own; later
-        // ones append to it in place.
-        var joined = gathered[index].bytes
-        gathered[index].bytes = Self.taken
-        joined.writeImmutableBuffer(bytes)
-        gathered[index].bytes = joined
+        gathered[stream.gatherSlot.index].rest.append(bytes)
     }
 
     /// Writes what was gathered for `stream` so far, before something that must come after it.
@@ -162,9 +164,48 @@ final class FrameMailbox: @unchecked Sendable {
         guard stream.gatherSlot.drain == drainNumber else { return }
         let index = stream.gatherSlot.index
         stream.gatherSlot = (0, 0)
-        let bytes = gathered[index].bytes
-        gathered[index].bytes = Self.taken
-        if stream.writeGathered(bytes) { touched.append(stream) }
+        gathered[index].written = true
+        if stream.writeGathered(joiner.join(gathered[index].first, gathered[index].rest)) { touched.append(stream) }
+    }
+}
+
+/// Several frames joined into one buffer, for one write. In a drain, the streams that watch the
+/// same resources get the same frames (shared, see `ChunkFraming`) in the same order, so the
+/// last join is kept and handed to every stream whose frames are the same: one copy per
+/// drain rather than one per stream, which at 1,000 streams and a burst of commits was a
+/// fifth of the loops' time in copying and in fresh pages for the copies.
+struct FrameJoiner {
+    private var sources: [(address: UInt, length: Int)] = []
+    /// The frames last joined, held so that their addresses cannot be reused meanwhile.
+    private var held: [ByteBuffer] = []
+    private var joined = ByteBuffer()
+
+    mutating func join(_ first: ByteBuffer, _ rest: [ByteBuffer]) -> ByteBuffer {
+        guard !rest.isEmpty else { return first }
+        if sources.count == rest.count + 1, Self.identity(of: first) == sources[0],
+            rest.indices.allSatisfy({ Self.identity(of: rest[$0]) == sources[$0 + 1] })
+        {
+            return joined
+        }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(rest.reduce(first.readableBytes) { $0 + $1.readableBytes })
+        bytes.writeImmutableBuffer(first)
+        for frame in rest { bytes.writeImmutableBuffer(frame) }
+        held = [first] + rest
+        sources = held.map(Self.identity(of:))
+        joined = bytes
+        return bytes
+    }
+
+    /// Lets go of the frames, at the end of a drain.
+    mutating func reset() {
+        sources.removeAll(keepingCapacity: true)
+        held.removeAll(keepingCapacity: true)
+        joined = ByteBuffer()
+    }
+
+    private static func identity(of frame: ByteBuffer) -> (address: UInt, length: Int) {
+        frame.withUnsafeReadableBytes { (UInt(bitPattern: $0.baseAddress), $0.count) }
     }
 }
 
