@@ -157,7 +157,8 @@ public struct EddyServer: Sendable {
             solid: SolidSocket(channels: solidChannels, hub: hub, access: access, epoch: store.epoch, bufferMessages: configuration.subscriberBufferEvents),
             access: access,
             cors: CORS(allowedOrigins: Set(configuration.corsOrigins)),
-            maximumMessageBytes: configuration.maximumWebSocketMessageBytes)
+            maximumMessageBytes: configuration.maximumWebSocketMessageBytes,
+            pinger: KeepAliveTicker(intervalSeconds: configuration.webSocketPingSeconds))
     }
 
     private func makeServerBuilder(solidChannels: SolidChannels) throws -> HTTPServerBuilder {

@@ -114,8 +114,12 @@ enum RawSocket {
 extension RawConnection {
     /// Sends one masked text frame, as a client must.
     func sendText(_ text: String) throws {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+        try sendFrame(opcode: 0x1, payload: Array(text.utf8))
+    }
+
+    /// Sends one masked frame; `final` false leaves the message open for continuations.
+    func sendFrame(opcode: UInt8, payload: [UInt8], final: Bool = true) throws {
+        var frame: [UInt8] = [(final ? 0x80 : 0) | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
         } else {

@@ -24,13 +24,12 @@ struct ConcrntRealtime: WebSocketService {
 
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
-        connection: (any Channel)?, logger: Logger
+        connection: SocketConnection?, logger: Logger
     ) async throws {
         let session = Session(realtime: self, identity: identity, outbox: await SocketOutbox.open(on: connection, capacity: bufferMessages))
-        defer { session.close() }
         try await session.outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
-            handle: { await session.handle($0) })
+            handle: { await session.handle($0) }, ended: { session.close() })
     }
 
     enum Dialect: Sendable { case spec, deployed }

@@ -23,16 +23,16 @@ struct MultiplexSocket: WebSocketService {
 
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
-        connection: (any Channel)?, logger: Logger
+        connection: SocketConnection?, logger: Logger
     ) async throws {
         let base = (request.scheme == "https" ? "https://" : "http://") + (request.authority ?? "localhost")
         let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         let session = Session(socket: self, identity: identity, base: base, outbox: outbox)
-        defer { session.close() }
         try await session.outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: maximumMessageBytes, logger: logger,
             handle: { await session.handle($0) },
-            nonText: { session.send(Self.error(id: nil, code: 400, "messages must be JSON text")) })
+            nonText: { session.send(Self.error(id: nil, code: 400, "messages must be JSON text")) },
+            ended: { session.close() })
     }
 
     static func error(id: String?, code: Int, _ message: String) -> String {

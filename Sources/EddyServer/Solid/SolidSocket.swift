@@ -27,7 +27,7 @@ struct SolidSocket: WebSocketService {
 
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
-        connection: (any Channel)?, logger: Logger
+        connection: SocketConnection?, logger: Logger
     ) async throws {
         let path = String((request.path ?? "").split(separator: "?").first ?? "")
         guard let channel = await channels.channel(token: String(path.dropFirst(StorageDescription.receivePrefix.count))) else {
@@ -47,11 +47,12 @@ struct SolidSocket: WebSocketService {
                 outbox.finish()
             }
         }
-        defer {
-            ending?.cancel()
-            subscription.cancel()
-        }
         // Nothing is expected from the client; reading notices when it goes away.
-        try await outbox.serve(inbound: inbound, outbound: outbound, maximumMessageBytes: 4096, logger: logger, handle: { _ in })
+        try await outbox.serve(
+            inbound: inbound, outbound: outbound, maximumMessageBytes: 4096, logger: logger, handle: { _ in },
+            ended: {
+                ending?.cancel()
+                subscription.cancel()
+            })
     }
 }

@@ -123,11 +123,11 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     }
 
     /// Stops writing a claimed WebSocket's messages once those posted before are written;
-    /// the socket's own handler closes it then.
-    func releaseWebSocket() async {
+    /// whoever serves the socket closes it then.
+    func releaseWebSocket() -> EventLoopFuture<Void> {
         let released = mailbox.eventLoop.makePromise(of: Void.self)
         mailbox.post(.release(released), to: self)
-        try? await released.futureResult.get()
+        return released.futureResult
     }
 
     /// Runs `onEnd` once the stream is over, however it ends (now, if it already has).

@@ -3,22 +3,37 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// A socket's bounded queue of outgoing text messages, and the loop that serves a socket with
-/// it. On an HTTP/1.1 connection the messages are written as ready-made frames by the
-/// connection's `EventStreamHandoff`, from the event loop, with no task switch per message;
+/// The upgraded connection a WebSocket service is handed, and what serving it from the pipeline
+/// needs besides.
+struct SocketConnection: Sendable {
+    let channel: any Channel
+    /// Beats every socket served from its pipeline, which then pings its client.
+    let pinger: KeepAliveTicker
+}
+
+/// A socket's bounded queue of outgoing text messages, and what serves a socket with it. On an
+/// HTTP/1.1 connection the messages are written as ready-made frames by the connection's
+/// `EventStreamHandoff`, from the event loop, with no task switch per message, and the socket is
+/// then served from its pipeline by a `WebSocketTakeover`, with no task while it is idle;
 /// elsewhere one task writes the queue out while the caller's handler reads. A client that does
 /// not read is closed with 1008, rather than growing memory.
 final class SocketOutbox: Sendable {
     private enum Route: Sendable {
-        case frames(EventStreamHandoff)
+        case frames(EventStreamHandoff, SocketConnection)
         case queue
     }
 
+    private struct Ending {
+        var takeover: WebSocketTakeover?
+        var finished = false
+        var tooSlow = false
+    }
+
     private let route: Route
-    /// The queued messages; on the frame route only its end matters (the socket is closing).
+    /// The queued messages; on the frame route only its end matters.
     private let messages: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
-    private let slow = Mutex(false)
+    private let ending = Mutex(Ending())
 
     private init(route: Route, capacity: Int) {
         self.route = route
@@ -27,9 +42,9 @@ final class SocketOutbox: Sendable {
 
     /// An outbox for the socket upgraded on `connection`, holding at most `capacity` messages
     /// the client has not taken yet.
-    static func open(on connection: (any Channel)?, capacity: Int) async -> SocketOutbox {
-        if let connection, let handoff = await EventStreamHandoff.claimWebSocket(connection, capacity: capacity) {
-            return SocketOutbox(route: .frames(handoff), capacity: 1)
+    static func open(on connection: SocketConnection?, capacity: Int) async -> SocketOutbox {
+        if let connection, let handoff = await EventStreamHandoff.claimWebSocket(connection.channel, capacity: capacity) {
+            return SocketOutbox(route: .frames(handoff, connection), capacity: 1)
         }
         return SocketOutbox(route: .queue, capacity: capacity)
     }
@@ -55,38 +70,71 @@ final class SocketOutbox: Sendable {
     /// message share. Only when `writesFrames`.
     @discardableResult
     func send(frame: ByteBuffer) -> Bool {
-        guard case .frames(let handoff) = route else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
+        guard case .frames(let handoff, _) = route else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
         return handoff.send(frame) ? true : tooSlow()
     }
 
     private func tooSlow() -> Bool {
-        slow.withLock { $0 = true }
-        continuation.finish()
+        ending.withLock { $0.tooSlow = true }
+        finish()
         return false
     }
 
+    /// Ends the socket after the messages queued so far.
     func finish() {
         continuation.finish()
+        let close = ending.withLock { ending -> (WebSocketTakeover, Bool)? in
+            guard !ending.finished else { return nil }
+            ending.finished = true
+            return ending.takeover.map { ($0, ending.tooSlow) }
+        }
+        if let (takeover, tooSlow) = close { takeover.closeAfterMessages(tooSlow: tooSlow) }
     }
 
     /// Serves one socket: text messages go to `handle`, other messages to `nonText`, until the
-    /// client leaves or the outbox is finished (then the socket is closed).
+    /// client leaves or the outbox is finished (then the socket is closed); `ended` runs once,
+    /// when the socket has closed. Returns as soon as the socket is served from its pipeline,
+    /// and otherwise when it has ended.
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, maximumMessageBytes: Int, logger: Logger,
-        handle: @Sendable (String) async -> Void, nonText: @Sendable () -> Void = {}
+        handle: @escaping @Sendable (String) async -> Void, nonText: @escaping @Sendable () -> Void = {},
+        ended: @escaping @Sendable () -> Void
     ) async throws {
+        if case .frames(let handoff, let connection) = route,
+            let takeover = await WebSocketTakeover.install(
+                on: connection.channel, handoff: handoff, maximumMessageBytes: maximumMessageBytes, pinger: connection.pinger,
+                service: .init(text: handle, nonText: nonText, ended: ended), logger: logger)
+        {
+            // The handlers' stream now ends after what they took before the takeover.
+            var earlier: [WebSocketTakeover.Earlier] = []
+            do {
+                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
+                    if case .text(let text) = message { earlier.append(.text(text)) } else { earlier.append(.nonText) }
+                }
+            } catch {
+                logger.debug("a message before the takeover was refused", metadata: ["error": "\(error)"])
+            }
+            takeover.start(after: earlier)
+            let finishedAlready = ending.withLock { ending -> Bool in
+                ending.takeover = takeover
+                return ending.finished
+            }
+            if finishedAlready { takeover.closeAfterMessages(tooSlow: ending.withLock { $0.tooSlow }) }
+            return
+        }
+        defer { ended() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 switch self.route {
                 case .queue:
                     for await message in self.messages { try await outbound.write(.text(message)) }
-                case .frames(let handoff):
+                case .frames(let handoff, _):
                     for await _ in self.messages {}
                     // The close frame goes after every message posted before.
-                    await handoff.releaseWebSocket()
+                    try? await handoff.releaseWebSocket().get()
                 }
                 // The outbox ended (the client left, fell behind, or the feed is over): close.
-                if self.slow.withLock({ $0 }) {
+                if self.ending.withLock({ $0.tooSlow }) {
                     try? await outbound.close(.policyViolation, reason: "too slow: messages were not read")
                 } else {
                     try? await outbound.close(.normalClosure, reason: nil)

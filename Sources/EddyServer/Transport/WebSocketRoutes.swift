@@ -11,11 +11,12 @@ protocol WebSocketService: Sendable {
     /// Subprotocols this endpoint speaks; offering none is accepted too.
     var subprotocols: [String] { get }
 
-    /// Serves one socket until it closes. `connection` is the upgraded channel, whose messages a
+    /// Serves one socket, until it closes or until it is served from its pipeline
+    /// (`SocketOutbox.serve`). `connection` is the upgraded channel, whose messages a
     /// `SocketOutbox` can write as ready-made frames.
     func serve(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, identity: Identity, request: HTTPRequest,
-        connection: (any Channel)?, logger: Logger
+        connection: SocketConnection?, logger: Logger
     ) async throws
 }
 
@@ -29,6 +30,8 @@ struct WebSocketRoutes: Sendable {
     /// Which origins may open a socket with the user's cookie.
     let cors: CORS
     let maximumMessageBytes: Int
+    /// Pings the clients of sockets served from their pipeline.
+    let pinger: KeepAliveTicker
 
     func shouldUpgrade(_ request: HTTPRequest, channel: (any Channel)?) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         let target = request.path ?? "/"
@@ -57,10 +60,11 @@ struct WebSocketRoutes: Sendable {
             return .dontUpgrade
         }
         let maximumMessageBytes = self.maximumMessageBytes
+        let connection = channel.map { SocketConnection(channel: $0, pinger: pinger) }
         return .upgrade(headers) { inbound, outbound, context in
             do {
                 try await service.serve(
-                    inbound: inbound, outbound: outbound, identity: identity, request: request, connection: channel, logger: context.logger)
+                    inbound: inbound, outbound: outbound, identity: identity, request: request, connection: connection, logger: context.logger)
             } catch {
                 context.logger.debug("WebSocket ended", metadata: ["error": "\(error)", "limit": "\(maximumMessageBytes)"])
             }
