@@ -158,6 +158,9 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         case .text, .binary:
             guard !closing else { return }
             guard fragments == nil else { return sendClose(.protocolError, reason: "a new message inside a fragmented one") }
+            guard frame.length <= maximumMessageBytes else {
+                return sendClose(.messageTooLarge, reason: "messages are limited to \(maximumMessageBytes) bytes")
+            }
             if frame.fin {
                 complete(frame.unmaskedData, isText: frame.opcode == .text)
             } else {
