@@ -14,7 +14,7 @@ struct SocketConnection: Sendable {
 /// A socket's bounded queue of outgoing text messages, and what serves a socket with it. On an
 /// HTTP/1.1 connection the messages are written as ready-made frames by the connection's
 /// `EventStreamHandoff`, from the event loop, with no task switch per message, and the socket is
-/// then served from its pipeline by a `WebSocketTakeover`, with no task while it is idle;
+/// then served from its pipeline by a `WebSocketTakeover`, with no task of the service's own;
 /// elsewhere one task writes the queue out while the caller's handler reads. A client that does
 /// not read is closed with 1008, rather than growing memory.
 final class SocketOutbox: Sendable {
@@ -115,11 +115,11 @@ final class SocketOutbox: Sendable {
                 logger.debug("a message before the takeover was refused", metadata: ["error": "\(error)"])
             }
             takeover.start(after: earlier)
-            let finishedAlready = ending.withLock { ending -> Bool in
+            let state = ending.withLock { ending -> (finished: Bool, tooSlow: Bool) in
                 ending.takeover = takeover
-                return ending.finished
+                return (ending.finished, ending.tooSlow)
             }
-            if finishedAlready { takeover.closeAfterMessages(tooSlow: ending.withLock { $0.tooSlow }) }
+            if state.finished { takeover.closeAfterMessages(tooSlow: state.tooSlow) }
             return
         }
         defer { ended() }
