@@ -29,12 +29,49 @@ struct PayloadScanner {
                     // and the next quote: skip them at memchr's speed, not byte by byte.
                     guard let quote = memchr(base + index, Int32(UInt8(ascii: "\"")), bytes.count - index) else { return }
                     index = base.distance(to: UnsafeRawPointer(quote)) + 1
-                    state = .quote
+                    if let end = scanPlainPair(bytes, keyAt: index, found) {
+                        index = end
+                    } else {
+                        state = .quote
+                    }
                     continue
                 }
                 step(bytes[index], found)
                 index += 1
             }
+        }
+    }
+
+    /// The common case without the byte-by-byte state machine: `t":123` or `n":123` (the key's
+    /// opening quote just read) ending inside this buffer. Returns where the number ended, or nil
+    /// to let the state machine take it (spaces, escapes, or a number cut by the buffer's end).
+    @inline(__always)
+    private mutating func scanPlainPair(
+        _ bytes: UnsafeRawBufferPointer, keyAt start: Int, _ found: (_ t: UInt64, _ n: UInt64) -> Void
+    ) -> Int? {
+        guard start + 3 < bytes.count else { return nil }
+        let key = bytes[start]
+        guard key == UInt8(ascii: "t") || key == UInt8(ascii: "n"), bytes[start + 1] == UInt8(ascii: "\""),
+            bytes[start + 2] == UInt8(ascii: ":")
+        else { return nil }
+        var index = start + 3
+        var value: UInt64 = 0
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+            value = value &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        guard index > start + 3, index < bytes.count else { return nil }
+        complete(key: key, value: value, found)
+        return index
+    }
+
+    @inline(__always)
+    private mutating func complete(key: UInt8, value: UInt64, _ found: (_ t: UInt64, _ n: UInt64) -> Void) {
+        if key == UInt8(ascii: "t") { time = value } else { number = value }
+        if let t = time, let n = number {
+            found(t, n)
+            time = nil
+            number = nil
         }
     }
 
@@ -60,14 +97,7 @@ struct PayloadScanner {
             } else if digits == 0 && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\\")) {
                 return
             } else {
-                if digits > 0 {
-                    if key == UInt8(ascii: "t") { time = value } else { number = value }
-                    if let t = time, let n = number {
-                        found(t, n)
-                        time = nil
-                        number = nil
-                    }
-                }
+                if digits > 0 { complete(key: key, value: value, found) }
                 state = byte == UInt8(ascii: "\"") ? .quote : .idle
             }
         }

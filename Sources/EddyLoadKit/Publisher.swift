@@ -132,27 +132,43 @@ final class PublishWriter: @unchecked Sendable {
     private var status = 0
     /// The request in flight: its topic, send time and deadline.
     private var current: (topic: Int, sent: UInt64, deadline: NIODeadline)?
-    /// The spec's extra header lines, joined once.
-    private let headerLines: String
+    /// Where to connect: the URL template's authority (placeholders belong in its path).
+    private let target: Result<Target, any Error>
+    /// The request line up to its path, the path, the headers up to `Content-Length: `, the body.
+    private let requestStart: [UInt8]
+    private let path: RequestTemplate
+    private let headerBlock: [UInt8]
+    private let body: RequestTemplate
+    private var bodyScratch = ByteBuffer()
     private var queued: ByteBuffer?
 
     init(spec: PublishSpec, loop: any EventLoop, driver: PublishDriver) {
         self.spec = spec
         self.loop = loop
         self.driver = driver
-        headerLines = spec.headers.filter { $0.contains(":") }.map { $0 + "\r\n" }.joined()
+        target = Result { try Target(spec.urlTemplate) }
+        let headerLines = spec.headers.filter { $0.contains(":") }.map { $0 + "\r\n" }.joined()
+        requestStart = Array("\(spec.method) ".utf8)
+        path = RequestTemplate((try? target.get().pathAndQuery) ?? "/")
+        headerBlock = Array(" HTTP/1.1\r\nHost: \((try? target.get().authority) ?? "")\r\n\(headerLines)Content-Length: ".utf8)
+        body = RequestTemplate(spec.bodyTemplate)
     }
 
     func send(n: Int, topic: Int) {
         let sent = nowNanoseconds()
         current = (topic, sent, .now() + PublishDriver.requestTimeout)
         do {
-            let target = try Target(fill(spec.urlTemplate, t: sent, n: n, topic: topic))
-            let body = fill(spec.bodyTemplate, t: sent, n: n, topic: topic)
-            var head = "\(spec.method) \(target.pathAndQuery) HTTP/1.1\r\nHost: \(target.authority)\r\n" + headerLines
-            head += "Content-Length: \(body.utf8.count)\r\n\r\n"
-            var request = ByteBuffer(string: head)
-            request.writeString(body)
+            let target = try target.get()
+            bodyScratch.clear()
+            let length = body.write(into: &bodyScratch, t: sent, n: n, topic: topic)
+            var request = ByteBuffer()
+            request.reserveCapacity(256 + length)
+            request.writeBytes(requestStart)
+            path.write(into: &request, t: sent, n: n, topic: topic)
+            request.writeBytes(headerBlock)
+            RequestTemplate.writeDecimal(UInt64(length), into: &request)
+            request.writeStaticString("\r\n\r\n")
+            request.writeImmutableBuffer(bodyScratch)
             if let channel {
                 channel.writeAndFlush(request, promise: nil)
             } else {

@@ -41,6 +41,7 @@ final class SubscriberHandler: ChannelInboundHandler {
     private var parser = ResponseParser()
     private var scanner = PayloadScanner()
     private var seen = SeenSet()
+    private var payloads: [(t: UInt64, isNew: Bool)] = []
     private var isReady = false
     private var validators: [String] = []
 
@@ -134,12 +135,16 @@ final class SubscriberHandler: ChannelInboundHandler {
         var seen = self.seen
         self.seen = SeenSet()
         let notBefore = tally.notBefore
-        var payloads: [(t: UInt64, isNew: Bool)] = []
+        // Kept between reads, so a read is not an allocation.
+        var payloads = self.payloads
+        self.payloads = []
+        payloads.removeAll(keepingCapacity: true)
         scanner.scan(buffer) { t, n in
             payloads.append((t, t < notBefore ? false : seen.insert(Int(n))))
         }
         self.seen = seen
         if !payloads.isEmpty { tally.record(payloads, topic: topic, now: nowNanoseconds()) }
+        self.payloads = payloads
     }
 
     private func markReady() {

@@ -1,0 +1,52 @@
+@testable import EddyLoadKit
+import NIOCore
+import Testing
+
+/// The load tool's byte-level shortcuts must find exactly what the plain reading finds, however
+/// the bytes are cut into reads.
+@Suite struct LoadToolParsingTests {
+    static let stream = """
+        id: abc-1\ndata: {"n":1,"t":1764614400000001}\n\n\
+        id: abc-2\ndata: {"t": 1764614400000002, "n": 2}\n\n\
+        data: {"x":"t","n":3,"t":1764614400000003}\n\n\
+        {"type":"event","value":{"t":1764614400000004,"n":4}}\
+        {"n":5,"t":1764614400000005,"s":"\\"t\\""}
+        """
+
+    static let expected: [(UInt64, UInt64)] = (1...5).map { (1_764_614_400_000_000 + UInt64($0), UInt64($0)) }
+
+    @Test func payloadsAreFoundWhereverTheReadsAreCut() {
+        let bytes = Array(Self.stream.utf8)
+        for cut in 0...bytes.count {
+            var scanner = PayloadScanner()
+            var found: [(UInt64, UInt64)] = []
+            for part in [bytes[..<cut], bytes[cut...]] {
+                scanner.scan(ByteBuffer(bytes: part)) { found.append(($0, $1)) }
+            }
+            #expect(found.map(\.0) == Self.expected.map(\.0), "cut at \(cut)")
+            #expect(found.map(\.1) == Self.expected.map(\.1), "cut at \(cut)")
+        }
+    }
+
+    @Test func aRequestTemplateFillsEveryPlaceholder() {
+        let template = RequestTemplate(#"{"t":{t},"n":{n},"topic":"t{topic}","zero":{n}}"#)
+        #expect(template.filled(t: 1_764_614_400_000_000, n: 0, topic: 42)
+            == #"{"t":1764614400000000,"n":0,"topic":"t42","zero":0}"#)
+        var buffer = ByteBuffer()
+        let written = RequestTemplate("/bench/t{topic}").write(into: &buffer, t: 7, n: 8, topic: 123)
+        #expect(String(buffer: buffer) == "/bench/t123")
+        #expect(written == buffer.readableBytes)
+        #expect(RequestTemplate("plain").filled(t: 1, n: 2, topic: 3) == "plain")
+    }
+
+    @Test func aResponseHeadKeepsTheFieldsTheToolReads() throws {
+        let head = try ResponseParser.parseHead(ByteBuffer(string:
+            "HTTP/1.1 304 Not Modified\r\nETag:  \"v-2\" \r\nX-Other: 1\r\nTransfer-Encoding: chunked\r\ncontent-LENGTH: 12\r\n\r\n"
+        ).readableBytesView)
+        #expect(head.status == 304)
+        #expect(head.headers == ["etag": "\"v-2\"", "transfer-encoding": "chunked", "content-length": "12"])
+        #expect(throws: ResponseParser.Failure.self) {
+            try ResponseParser.parseHead(ByteBuffer(string: "HTTP/1.1 2x0 OK\r\n\r\n").readableBytesView)
+        }
+    }
+}
