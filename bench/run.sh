@@ -152,7 +152,7 @@ for server in $SERVERS; do
             idle) load idle "$server" sse "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
             writes)
                 [ "$server" = eddy ] || continue
-                load writes eddy sse "$WRITE_SUBS" 1 5000 0 --writers 64 --drain 5 ;;
+                load writes eddy sse "$WRITE_SUBS" 1 30000 0 --writers 64 --drain 5 ;;
             topics) load topics "$server" sse "$FANOUT" "$FANOUT" $((1000 * DURATION)) 1000 --writers 64 --drain 5 ;;
         esac
         [ "$server" = eddy ] && stop_eddy

@@ -62,11 +62,22 @@ struct WebSocketRoutes: Sendable {
         let maximumMessageBytes = self.maximumMessageBytes
         let connection = channel.map { SocketConnection(channel: $0, pinger: pinger) }
         return .upgrade(headers) { inbound, outbound, context in
-            do {
-                try await service.serve(
-                    inbound: inbound, outbound: outbound, identity: identity, request: request, connection: connection, logger: context.logger)
-            } catch {
-                context.logger.debug("WebSocket ended", metadata: ["error": "\(error)", "limit": "\(maximumMessageBytes)"])
+            let logger = context.logger
+            // In a task of its own: the connection's task lives as long as the socket (it waits
+            // for the channel to close), and a task keeps the memory its frames ever grew to.
+            // The service's setup frames would stay with every socket — about 4 KiB of it.
+            let serving = Task {
+                do {
+                    try await service.serve(
+                        inbound: inbound, outbound: outbound, identity: identity, request: request, connection: connection, logger: logger)
+                } catch {
+                    logger.debug("WebSocket ended", metadata: ["error": "\(error)", "limit": "\(maximumMessageBytes)"])
+                }
+            }
+            await withTaskCancellationHandler {
+                await serving.value
+            } onCancel: {
+                serving.cancel()
             }
         }
     }
