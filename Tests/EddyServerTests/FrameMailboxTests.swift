@@ -65,6 +65,64 @@ import Testing
         #expect(FrameMailbox.pause(after: FrameMailbox.longestPause) == .zero)
     }
 
+    @Test func aLongDrainLetsTheLoopRunWhatWaitsBetweenSlices() async throws {
+        // A slice of one stream, with no time budget: the drain yields after every stream.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let mailboxes = FrameMailboxes(slice: .init(streams: 1, budget: .zero))
+        let writes = NIOLockedValueBox(0)
+        let accepted = NIOLockedValueBox<[any Channel]>([])
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WriteCounter(writes: writes))
+                    try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
+                    accepted.withLockedValue { $0.append(channel) }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var clients: [any Channel] = []
+        for _ in 0..<3 {
+            clients.append(try await ClientBootstrap(group: group).connect(to: server.localAddress!).get())
+        }
+        try await Self.eventually { accepted.withLockedValue { $0.count } == 3 }
+        var handoffs: [EventStreamHandoff] = []
+        for channel in accepted.withLockedValue({ $0 }) {
+            handoffs.append(try #require(await EventStreamHandoff.claimWebSocket(channel, capacity: 8)))
+        }
+        let writtenWhenTheWaitingTaskRan = loop.makePromise(of: Int.self)
+        let streams = handoffs
+        // All on the loop, so that nothing runs in between: the release queues the drain, and
+        // then a task is queued behind it. With slices it runs after the first stream's write,
+        // not after all three.
+        loop.execute {
+            mailboxes.holding {
+                for handoff in streams { _ = handoff.send(WebSocketFrames.text("event")) }
+            }
+            loop.execute { writtenWhenTheWaitingTaskRan.succeed(writes.withLockedValue { $0 }) }
+        }
+        #expect(try await writtenWhenTheWaitingTaskRan.futureResult.get() == 1)
+        try await Self.eventually { writes.withLockedValue { $0 } == 3 }
+        for client in clients { try await client.close() }
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// Counts the writes that pass it on their way to the socket.
+    final class WriteCounter: ChannelOutboundHandler, Sendable {
+        typealias OutboundIn = ByteBuffer
+        let writes: NIOLockedValueBox<Int>
+
+        init(writes: NIOLockedValueBox<Int>) {
+            self.writes = writes
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            writes.withLockedValue { $0 += 1 }
+            context.write(data, promise: promise)
+        }
+    }
+
     /// A loopback connection whose server side is claimed the way an upgraded WebSocket is;
     /// `received` collects what the client side reads.
     static func withClaimedSocket(
