@@ -65,47 +65,68 @@ import Testing
         #expect(FrameMailbox.pause(after: FrameMailbox.longestPause) == .zero)
     }
 
-    @Test func aLongDrainLetsTheLoopRunWhatWaitsBetweenSlices() async throws {
+    @Test func aLongDrainReadsTheSocketsBetweenSlices() async throws {
         // A slice of one stream, with no time budget: the drain yields after every stream.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let mailboxes = FrameMailboxes(slice: .init(streams: 1, budget: .zero))
         let writes = NIOLockedValueBox(0)
+        let writesWhenTheProbeWasRead = loop.makePromise(of: Int.self)
         let accepted = NIOLockedValueBox<[any Channel]>([])
         let server = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(WriteCounter(writes: writes))
                     try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
+                    try channel.pipeline.syncOperations.addHandler(ReadProbe(writes: writes, read: writesWhenTheProbeWasRead))
                     accepted.withLockedValue { $0.append(channel) }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
+        // Three streams, then the probe: a client that sends a request while the drain runs.
         var clients: [any Channel] = []
-        for _ in 0..<3 {
+        for count in 1...4 {
             clients.append(try await ClientBootstrap(group: group).connect(to: server.localAddress!).get())
+            try await Self.eventually { accepted.withLockedValue { $0.count } == count }
         }
-        try await Self.eventually { accepted.withLockedValue { $0.count } == 3 }
         var handoffs: [EventStreamHandoff] = []
-        for channel in accepted.withLockedValue({ $0 }) {
+        for channel in accepted.withLockedValue({ $0 }).prefix(3) {
             handoffs.append(try #require(await EventStreamHandoff.claimWebSocket(channel, capacity: 8)))
         }
-        let writtenWhenTheWaitingTaskRan = loop.makePromise(of: Int.self)
         let streams = handoffs
-        // All on the loop, so that nothing runs in between: the release queues the drain, and
-        // then a task is queued behind it. With slices it runs after the first stream's write,
-        // not after all three.
+        let probe = clients[3]
+        // All in one task on the loop: the probe's bytes are on their way before the drain
+        // starts, and are read between its slices, after the first stream's write.
         loop.execute {
             mailboxes.holding {
                 for handoff in streams { _ = handoff.send(WebSocketFrames.text("event")) }
+                probe.writeAndFlush(ByteBuffer(string: "PUT /next HTTP/1.1\r\n"), promise: nil)
             }
-            loop.execute { writtenWhenTheWaitingTaskRan.succeed(writes.withLockedValue { $0 }) }
         }
-        #expect(try await writtenWhenTheWaitingTaskRan.futureResult.get() == 1)
+        #expect(try await writesWhenTheProbeWasRead.futureResult.get() == 1)
         try await Self.eventually { writes.withLockedValue { $0 } == 3 }
         for client in clients { try await client.close() }
         try await server.close()
         try await group.shutdownGracefully()
+    }
+
+    /// Tells how many writes had gone out when its connection was first read.
+    final class ReadProbe: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let writes: NIOLockedValueBox<Int>
+        let read: EventLoopPromise<Int>
+        let fired = NIOLockedValueBox(false)
+
+        init(writes: NIOLockedValueBox<Int>, read: EventLoopPromise<Int>) {
+            self.writes = writes
+            self.read = read
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !fired.withLockedValue({ $0 }) else { return }
+            fired.withLockedValue { $0 = true }
+            read.succeed(writes.withLockedValue { $0 })
+        }
     }
 
     /// Counts the writes that pass it on their way to the socket.

@@ -40,6 +40,8 @@ final class FrameMailbox: @unchecked Sendable {
     struct Slice: Sendable {
         var streams = 64
         var budget = TimeAmount.milliseconds(4)
+        /// How long after a slice the next one is due: the loop reads its sockets meanwhile.
+        var gap = TimeAmount.microseconds(20)
     }
 
     let eventLoop: any EventLoop
@@ -161,7 +163,10 @@ final class FrameMailbox: @unchecked Sendable {
             }
             nextToWrite = end
             if nextToWrite < gathered.count, NIODeadline.now() - sliceStarted >= slice.budget {
-                eventLoop.execute { self.writeGatheredStreams() }
+                // Not `execute`: a loop runs every task queued during its tick, this one too,
+                // before it looks at its sockets again. A task due a moment later ends the
+                // tick, so what the sockets brought is read first.
+                eventLoop.scheduleTask(in: slice.gap) { self.writeGatheredStreams() }
                 return
             }
         }
