@@ -90,9 +90,8 @@ func nowNanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
-func fill(_ template: String, t: UInt64? = nil, n: Int? = nil, topic: Int) -> String {
-    var text = template.replacingOccurrences(of: "{topic}", with: String(topic))
-    if let t { text = text.replacingOccurrences(of: "{t}", with: String(t)) }
-    if let n { text = text.replacingOccurrences(of: "{n}", with: String(n)) }
-    return text
+/// A subscriber's URL or first message for its topic, once per connection (publishes fill
+/// theirs with `RequestTemplate`).
+func fill(_ template: String, topic: Int) -> String {
+    template.replacingOccurrences(of: "{topic}", with: String(topic))
 }
