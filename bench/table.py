@@ -46,6 +46,7 @@ for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-ou
         ("latency_p99_ms", "latency p99 ms"),
         ("latency_p999_ms", "latency p99.9 ms"),
         ("latency_max_ms", "latency max ms"),
+        ("server_cpu_ns_per_delivery", "server CPU ns per delivery"),
         ("lost", "lost"),
         ("duplicates", "duplicated"),
         ("disconnected", "disconnected"),
@@ -54,6 +55,8 @@ for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-ou
 peaks = [peak(s) for s in servers]
 rows.append(("(b) saturation SSE", "peak deliveries/s", [p[0] if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "at writes/s", [float(p[1]) if p else None for p in peaks]))
+rows.append(("(b) saturation SSE", "server CPU ns per delivery at the peak",
+             [number(read(f"saturation-{p[1]}", s), "server_cpu_ns_per_delivery") if p else None for s, p in zip(servers, peaks)]))
 rows.append(("(c) idle SSE", "RSS KiB per connection", [number(read("idle", s), "rss_per_connection_kib") for s in servers]))
 rows.append(("(c) idle SSE", "connections held", [number(read("idle", s), "subscribers_connected") for s in servers]))
 for key, what in [
@@ -61,6 +64,7 @@ for key, what in [
     ("publish_p50_ms", "commit p50 ms"),
     ("publish_p99_ms", "commit p99 ms"),
     ("latency_p99_ms", "delivery p99 ms"),
+    ("server_cpu_us_per_publish", "server CPU µs per write"),
     ("lost", "lost"),
 ]:
     rows.append(("(d) writes, 64 writers", what, [number(read("writes", s), key) for s in servers]))

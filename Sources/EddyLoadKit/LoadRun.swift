@@ -14,6 +14,7 @@ public enum LoadRun {
         log("subscribers ready")
         try await Task.sleep(for: .seconds(spec.settle))
         let rssConnected = residentKiB(spec.serverPIDs)
+        let cpuBefore = cpuSeconds(spec.serverPIDs)
         var published = PublishResult()
         published.succeededByTopic = Array(repeating: 0, count: max(spec.publish.topics, 1))
         if spec.publish.count > 0 {
@@ -24,10 +25,39 @@ public enum LoadRun {
             published.finished = published.started
         }
         try await Task.sleep(for: .seconds(spec.hold + spec.drain))
+        let cpuAfter = cpuSeconds(spec.serverPIDs)
         let tally = try await subscribers.finish()
-        return LoadReport(
+        var report = LoadReport(
             subscribers: tally, publish: published, rssBeforeKiB: rssBefore, rssConnectedKiB: rssConnected,
             rssAfterKiB: residentKiB(spec.serverPIDs))
+        if let cpuBefore, let cpuAfter { report.serverCPUSeconds = cpuAfter - cpuBefore }
+        return report
+    }
+
+    /// The summed user and system CPU time of `pids`, from `/proc/<pid>/stat`; nil without pids.
+    /// Unlike throughput, the CPU a server spends per publish or per delivery hardly moves when
+    /// a neighbour on a shared machine takes cores away, so it compares runs of different hours.
+    public static func cpuSeconds(_ pids: [Int32]) -> Double? {
+        guard !pids.isEmpty else { return nil }
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var ticks = 0
+        for pid in pids {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let used = cpuTicks(statLine: stat)
+            else { continue }
+            ticks += used
+        }
+        return Double(ticks) / ticksPerSecond
+    }
+
+    /// utime + stime of a `/proc/<pid>/stat` line. The command name in parentheses may hold
+    /// spaces and parentheses, so the fields are counted from the last `)`.
+    static func cpuTicks(statLine: String) -> Int? {
+        guard let close = statLine.lastIndex(of: ")") else { return nil }
+        // After ")": state is field 3, so utime (14) and stime (15) are the 12th and 13th.
+        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return user + system
     }
 
     /// The summed VmRSS of `pids`, from `/proc/<pid>/status`; nil without pids.

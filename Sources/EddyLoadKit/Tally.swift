@@ -115,6 +115,8 @@ public struct LoadReport: Codable, Sendable {
     public var rssBeforeKiB: Int?
     public var rssConnectedKiB: Int?
     public var rssAfterKiB: Int?
+    /// The server's CPU time from the first publish to the end of the drain.
+    public var serverCPUSeconds: Double?
 
     public var expected: Int {
         zip(subscribers.subscribersByTopic, publish.succeededByTopic).reduce(0) { $0 + $1.0 * $1.1 }
@@ -155,6 +157,11 @@ public struct LoadReport: Codable, Sendable {
         if let rssConnectedKiB { lines.append("rss_connected_kib=\(rssConnectedKiB)") }
         if let rssAfterKiB { lines.append("rss_after_kib=\(rssAfterKiB)") }
         if let perConnection = rssPerConnectionKiB { lines.append("rss_per_connection_kib=\(f(perConnection))") }
+        if let cpu = serverCPUSeconds {
+            lines.append("server_cpu_s=\(f(cpu))")
+            if publish.succeeded > 0 { lines.append("server_cpu_us_per_publish=\(f(cpu * 1e6 / Double(publish.succeeded)))") }
+            if subscribers.unique > 0 { lines.append("server_cpu_ns_per_delivery=\(f(cpu * 1e9 / Double(subscribers.unique)))") }
+        }
         if let error = subscribers.firstError { lines.append("first_subscriber_error=\(error)") }
         if let error = publish.firstFailure { lines.append("first_publish_failure=\(error)") }
         return lines.joined(separator: "\n")

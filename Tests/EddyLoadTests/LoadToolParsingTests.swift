@@ -49,4 +49,11 @@ import Testing
             try ResponseParser.parseHead(ByteBuffer(string: "HTTP/1.1 2x0 OK\r\n\r\n").readableBytesView)
         }
     }
+
+    @Test func cpuTimeIsReadPastACommandNameWithParenthesesAndSpaces() {
+        let line = "4242 (eddy (worker) 1) S 1 4242 4242 0 -1 4194560 99 0 0 0 1234 567 0 0 20 0 9 0 3250876 3133440 377\n"
+        #expect(LoadRun.cpuTicks(statLine: line) == 1234 + 567)
+        #expect(LoadRun.cpuTicks(statLine: "4242 (eddy) S 1 2") == nil)
+        #expect(LoadRun.cpuSeconds([]) == nil)
+    }
 }

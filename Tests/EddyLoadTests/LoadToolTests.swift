@@ -38,6 +38,8 @@ import Testing
             #expect(report.subscribers.disconnected == 0)
             #expect(report.subscribers.latency.totalCount == 200)
             #expect(report.rssBeforeKiB.map { $0 > 0 } == true)
+            // The server here is this process, which also ran the subscribers and the publisher.
+            #expect(report.serverCPUSeconds.map { $0 > 0 } == true, "\(report.summary)")
         } catch {
             await server.stop()
             throw error
