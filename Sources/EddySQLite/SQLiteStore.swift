@@ -35,12 +35,13 @@ public final class SQLiteStore: ResourceStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var grdb = GRDB.Configuration()
         grdb.busyMode = .timeout(configuration.busyTimeoutSeconds)
-        let synchronous = configuration.synchronous.rawValue
-        grdb.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-        }
         let path = directory.appendingPathComponent(Self.fileName).path
         let pool = try DatabasePool(path: path, configuration: grdb)
+        // Set on the writer once the pool is open: GRDB's WAL setup runs after
+        // `prepareDatabase` and sets NORMAL, which would silently undo a FULL set there.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous.rawValue)")
+        }
         self.pool = pool
         try SQLiteSchema.migrator().migrate(pool)
         epoch = try pool.write { db in
@@ -61,6 +62,17 @@ public final class SQLiteStore: ResourceStore {
     private static func makeEpoch() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(generator.next() & 0xFF_FFFF_FFFF, radix: 36)
+    }
+
+    /// The `synchronous` setting the writer commits with, read back from SQLite.
+    public func synchronousInEffect() async throws -> Configuration.Synchronous? {
+        try await pool.writeWithoutTransaction { db in
+            switch try Int.fetchOne(db, sql: "PRAGMA synchronous") {
+            case 2: .full
+            case 1: .normal
+            default: nil
+            }
+        }
     }
 
     public func setCommitListener(_ listener: @escaping @Sendable ([ChangeEvent]) -> Void) {

@@ -72,6 +72,19 @@ import Testing
         #expect(try await fixture.put("/r/x", "{}").sequence == 11)
     }
 
+    /// GRDB's WAL setup sets NORMAL after a connection's own preparation; a FULL asked for
+    /// must still be what the writer commits with, or "acknowledged" would not mean fsynced.
+    @Test(arguments: [SQLiteStore.Configuration.Synchronous.full, .normal])
+    func theWriterCommitsWithTheSynchronousSettingAskedFor(_ setting: SQLiteStore.Configuration.Synchronous) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory, configuration: .init(synchronous: setting))
+        #expect(try await store.synchronousInEffect() == setting)
+        _ = try await store.commit(Mutation(path: try ResourcePath(parsing: "/a"), operation: .put(try JSONValue(parsing: "{}"))))
+        #expect(try await store.synchronousInEffect() == setting)
+        try await store.close()
+    }
+
     @Test func reopeningKeepsEpochAndData() async throws {
         let fixture = try await StoreFixture.make()
         try await fixture.put("/k", #"{"a":1}"#)
