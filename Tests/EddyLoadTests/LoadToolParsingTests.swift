@@ -56,4 +56,40 @@ import Testing
         #expect(LoadRun.cpuTicks(statLine: "4242 (eddy) S 1 2") == nil)
         #expect(LoadRun.cpuSeconds([]) == nil)
     }
+
+    /// A chunked response read in two parts, cut at every byte: the same head, the same body
+    /// bytes and one end, whether the parser parses a read in place or what it kept of the last.
+    @Test func aChunkedResponseIsReadTheSameWhereverTheReadsAreCut() throws {
+        let body = ["id: a-1\ndata: {\"t\":1,\"n\":1}\n\n", "id: a-2\ndata: {\"t\":2,\"n\":2}\n\nid: a-3\ndata: {\"t\":3,\"n\":3}\n\n"]
+        var wire = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        for chunk in body { wire += String(chunk.utf8.count, radix: 16) + ";ext=1\r\n" + chunk + "\r\n" }
+        wire += "0\r\n\r\n"
+        let bytes = Array(wire.utf8)
+        for cut in 0...bytes.count {
+            var parser = ResponseParser()
+            var status: Int?
+            var received = ""
+            var ends = 0
+            for part in [bytes[..<cut], bytes[cut...]] {
+                var buffer = ByteBuffer(bytes: part)
+                try parser.feed(&buffer) { event in
+                    switch event {
+                    case .head(let head): status = head.status
+                    case .body(let slice): received += String(buffer: slice)
+                    case .end: ends += 1
+                    case .frame: Issue.record("a frame in an HTTP response")
+                    }
+                }
+                #expect(buffer.readableBytes == 0, "cut at \(cut)")
+            }
+            #expect(status == 200, "cut at \(cut)")
+            #expect(received == body.joined(), "cut at \(cut)")
+            #expect(ends == 1, "cut at \(cut)")
+        }
+        let header = try ResponseParser.chunkSize(in: ByteBuffer(string: "1F\r\n").readableBytesView)
+        #expect(header?.size == 31 && header?.length == 4)
+        #expect(try ResponseParser.chunkSize(in: ByteBuffer(string: "1F\r").readableBytesView) == nil)
+        #expect(throws: ResponseParser.Failure.self) { try ResponseParser.chunkSize(in: ByteBuffer(string: "zz\r\n").readableBytesView) }
+        #expect(throws: ResponseParser.Failure.self) { try ResponseParser.chunkSize(in: ByteBuffer(string: "10\n").readableBytesView) }
+    }
 }
