@@ -43,7 +43,7 @@ struct ResponseParser {
     mutating func feed(_ incoming: inout ByteBuffer, _ sink: (Event) -> Void) throws {
         if pending.readableBytes == 0 {
             // Most reads start where a frame or chunk starts: parse the read's own buffer
-            // rather than copy it. Copying every byte received was a tenth of a subscriber's time.
+            // rather than copy it, which at millions of deliveries a second showed in profiles.
             pending = incoming
             incoming.moveReaderIndex(to: incoming.writerIndex)
         } else {
