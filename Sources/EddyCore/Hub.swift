@@ -82,6 +82,8 @@ public final class Hub: Sendable {
     private let store: any ResourceStore
     private let configuration: Configuration
     private let index = Mutex(Index())
+    /// Shared copies of subscribers' encoding keys, for them to hold instead of their own.
+    public let encodingKeys = EncodingKeys()
     /// Publishing is serialised so that every subscriber sees events in sequence order.
     private let publishing = Mutex(())
 
@@ -164,13 +166,17 @@ public final class Hub: Sendable {
             var oneByOne: [SubscriptionFilter: [Registration]] = [:]
             for (filter, group) in groups {
                 let batch = HubEventBatch(group.events)
+                // Gathered per group and stored once: a lookup per registration would hash the
+                // filter's path once per subscriber.
+                var singles: [Registration] = []
                 for registration in group.registrations.values {
                     if registration.takesBatches {
                         settle(registration, registration.offer(batch, bufferLimit: configuration.replayBufferLimit))
                     } else {
-                        oneByOne[filter, default: []].append(registration)
+                        singles.append(registration)
                     }
                 }
+                if !singles.isEmpty { oneByOne[filter] = singles }
             }
             guard !oneByOne.isEmpty else { return }
             for (event, filters) in zip(events, groupsOfEvent) {

@@ -188,8 +188,9 @@ struct MultiplexSocket: WebSocketService {
             self.isChanges = isChanges
             self.previous = Mutex(start)
             frameOutbox = session.outbox.writesFrames ? session.outbox : nil
-            messageKey = "lr-ws:" + uri
-            frameKey = "lr-ws-frame:" + uri
+            let keys = session.socket.hub.encodingKeys
+            messageKey = keys.shared("lr-ws:" + uri)
+            frameKey = keys.shared("lr-ws-frame:" + uri)
         }
 
         func receive(_ event: HubEvent) -> Bool {

@@ -16,13 +16,16 @@ final class NotificationFeed: HubSubscriber {
 
     let channel: SolidChannel
     private let epoch: String
+    /// Shared by every channel on the same topic URL and kind.
+    private let encodingKey: String
     private let send: Send
     private let onEnd: @Sendable () -> Void
     private let rate = Mutex(RateState())
 
-    init(channel: SolidChannel, epoch: String, send: @escaping Send, onEnd: @escaping @Sendable () -> Void) {
+    init(channel: SolidChannel, epoch: String, keys: EncodingKeys, send: @escaping Send, onEnd: @escaping @Sendable () -> Void) {
         self.channel = channel
         self.epoch = epoch
+        encodingKey = keys.shared("solid:" + (channel.isContainer ? "c:" : "v:") + channel.topic + "|" + channel.base)
         self.send = send
         self.onEnd = onEnd
     }
@@ -36,9 +39,7 @@ final class NotificationFeed: HubSubscriber {
         if let startAt = channel.startAt, now < startAt { return true }
         let channel = self.channel
         let epoch = self.epoch
-        // Shared by every channel on the same topic URL and kind.
-        let key = "solid:" + (channel.isContainer ? "c:" : "v:") + channel.topic + "|" + channel.base
-        guard let notification = event.encoded(as: key, { SolidNotification.make(for: event.change, channel: channel, epoch: epoch) }) else {
+        guard let notification = event.encoded(as: encodingKey, { SolidNotification.make(for: event.change, channel: channel, epoch: epoch) }) else {
             return true
         }
         return offer(notification, Checkpoint(epoch: epoch, sequence: event.sequence))

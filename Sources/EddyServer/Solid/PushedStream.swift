@@ -13,7 +13,7 @@ enum PushedStream {
     ) async throws -> Response {
         let outlet = await StreamOutlet.open(on: connection, capacity: buffer)
         let feed = NotificationFeed(
-            channel: channel, epoch: epoch,
+            channel: channel, epoch: epoch, keys: hub.encodingKeys,
             send: { notification, checkpoint in
                 if outlet.send(ByteBuffer(string: frame(notification, checkpoint))) { return true }
                 outlet.finish()

@@ -37,7 +37,7 @@ struct SolidSocket: WebSocketService {
         let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
-            channel: channel, epoch: epoch, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })
+            channel: channel, epoch: epoch, keys: hub.encodingKeys, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })
         let owner = Identity(subject: channel.subject)
         let subscription = try await hub.subscribe(
             channel.filter, subscriber: feed, principal: channel.subject, admits: access.eventAdmission(for: channel.filter, identity: owner))

@@ -1,0 +1,30 @@
+import Synchronization
+
+/// One shared copy of each long encoding key (`HubEvent.encoded(as:)`). The hub's subscribers
+/// look an event's encoding up by key, once per subscriber and event. Two strings sharing their
+/// storage compare equal without reading it; equal keys built apart (one per subscriber, such as
+/// `"lr-ws-frame:" + uri`) are read both, and each subscriber's copy lies in memory no other
+/// subscriber touches, so every delivery paid a cache miss for it.
+public final class EncodingKeys: Sendable {
+    /// Past this many keys, new ones are used as they come: they still match, only more slowly.
+    /// Keys are never dropped, so this bounds what clients naming many URLs can make it hold.
+    public let limit: Int
+    private let keys = Mutex<Set<String>>([])
+
+    public init(limit: Int = 10_000) {
+        self.limit = limit
+    }
+
+    /// The copy of `key` every holder of an equal key gets.
+    public func shared(_ key: String) -> String {
+        // Up to 15 bytes a string is held inline, and compares as two words.
+        guard key.utf8.count > 15 else { return key }
+        return keys.withLock { keys in
+            if let index = keys.firstIndex(of: key) { return keys[index] }
+            if keys.count < limit { keys.insert(key) }
+            return key
+        }
+    }
+
+    public var count: Int { keys.withLock { $0.count } }
+}
