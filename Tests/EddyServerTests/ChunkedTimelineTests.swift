@@ -96,11 +96,18 @@ import Testing
             // Out of range, empty chunks, caching.
             #expect(try await get(descBody, last + 10).status == 404)
             #expect(try await get(descIterator, first - 1).status == 404)
+            // `last` was the current chunk when the document was read; a chunk boundary (every
+            // five minutes) may have passed during the walk, and then it is a past one.
+            func currentChunk() -> Int64 { ChunkedTimeline.chunk(ofMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), size: 300) }
+            let chunkBefore = currentChunk()
             let emptyBody = try await get(ascBody, last)
+            let chunkAfter = currentChunk()
             #expect(emptyBody.status == 200)
             let oldChunk = try await get(ascBody, first)
             #expect(oldChunk.header("Cache-Control") == "public, max-age=86400")
-            #expect(emptyBody.header("Cache-Control") == "public, max-age=5")
+            if chunkBefore == chunkAfter {
+                #expect(emptyBody.header("Cache-Control") == (last == chunkBefore ? "public, max-age=5" : "public, max-age=86400"))
+            }
             let etag = try #require(oldChunk.header("ETag"))
             let revalidated = try await TestHTTP.send(
                 .GET, ascBody.replacingOccurrences(of: "{chunk}", with: String(first)), headers: [("If-None-Match", etag)])
