@@ -10,8 +10,22 @@ extension HTTPField.Name {
 extension Request {
     /// The media type of the body, lower-cased, without parameters.
     var mediaType: String? {
-        guard let value = headers[.contentType] else { return nil }
-        return value.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        headers[.contentType].flatMap(Self.mediaType(in:))
+    }
+
+    /// Byte by byte, without Foundation: every write asks this, and `trimmingCharacters` with
+    /// `lowercased` were 2.6 % of a durable write's CPU (issue #7, (d)).
+    static func mediaType(in value: String) -> String? {
+        let whitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let utf8 = value.utf8
+        var type = utf8[..<(utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex)]
+        while let first = type.first, whitespace(first) { type = type.dropFirst() }
+        while let last = type.last, whitespace(last) { type = type.dropLast() }
+        guard !type.isEmpty else { return nil }
+        guard type.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            return String(Substring(type))
+        }
+        return String(decoding: type.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     /// Reads the body as JSON, enforcing the size limit and a JSON media type.

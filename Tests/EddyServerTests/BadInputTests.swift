@@ -44,6 +44,10 @@ import Testing
             expectProblem(
                 try await server.send(.POST, "/x/", json: "a=b", contentType: "application/x-www-form-urlencoded"), 415, "unsupported-media-type")
             #expect(try await server.send(.PUT, "/x", json: "{}", contentType: "application/json; charset=utf-8").status == 201)
+            // Media types are case-insensitive and may be padded (RFC 9110, 8.3.1).
+            #expect(try await server.send(.PUT, "/x", json: "{}", contentType: " Application/JSON\t;charset=utf-8").status == 200)
+            expectProblem(try await server.send(.PUT, "/x", json: "{}", contentType: " ; charset=utf-8"), 415, "unsupported-media-type")
+            expectProblem(try await server.send(.PUT, "/x", json: "{}", contentType: "application/jsonx"), 415, "unsupported-media-type")
         }
     }
 
