@@ -32,7 +32,7 @@ public struct EddyServer: Sendable {
 
     /// Opens the configured store: PostgreSQL when a store URL is set, else the embedded SQLite
     /// store in the data directory.
-    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "eddy")) async throws {
+    public init(configuration: ServerConfiguration, logger: Logger = .eddy()) async throws {
         try Self.checkSafeToServe(configuration)
         let store: any ResourceStore
         if let url = configuration.storeURL {
@@ -47,7 +47,7 @@ public struct EddyServer: Sendable {
         try await self.init(configuration: configuration, store: store, logger: logger)
     }
 
-    public init(configuration: ServerConfiguration, store: any ResourceStore, logger: Logger = Logger(label: "eddy")) async throws {
+    public init(configuration: ServerConfiguration, store: any ResourceStore, logger: Logger = .eddy()) async throws {
         try Self.checkSafeToServe(configuration)
         self.configuration = configuration
         self.store = store

@@ -165,7 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
         // arena of its own, and every arena keeps what a burst of connects freed (issue #7:
         // 0.1–0.2 KiB per idle stream).
         if mallocArenas > 0 { Self.limitMallocArenas(to: mallocArenas) }
-        var logger = Logger(label: "eddy")
+        var logger = Logger.eddy()
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
         var configuration = ServerConfiguration()
