@@ -126,6 +126,8 @@ enum SSEFrame {
         var out = ""
         if let event { out += "event: \(event)\n" }
         if let id { out += "id: \(id)\n" }
+        // Compact JSON has no line break: one `data:` line, without splitting.
+        guard data.utf8.contains(UInt8(ascii: "\n")) else { return out + "data: " + data + "\n\n" }
         for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
             out += "data: \(line)\n"
         }

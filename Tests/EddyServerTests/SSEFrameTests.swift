@@ -1,0 +1,12 @@
+import Testing
+
+@testable import EddyServer
+
+@Suite struct SSEFrameTests {
+    @Test func eachLineOfDataIsADataField() {
+        #expect(SSEFrame.make(id: "7", data: "{\"a\":1}") == "id: 7\ndata: {\"a\":1}\n\n")
+        #expect(SSEFrame.make(id: nil, event: "change", data: "{\n\"a\":1\n}") == "event: change\ndata: {\ndata: \"a\":1\ndata: }\n\n")
+        #expect(SSEFrame.make(id: "1", data: "") == "id: 1\ndata: \n\n")
+        #expect(SSEFrame.make(id: "2", data: "a\n") == "id: 2\ndata: a\ndata: \n\n")
+    }
+}
