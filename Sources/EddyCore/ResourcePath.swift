@@ -4,6 +4,9 @@
 public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let segments: [String]
     public let isCollection: Bool
+    /// Kept rather than joined on demand: a write asks for it several times (store keys, the
+    /// parent, the hub's filters), and equality and hashing use it.
+    public let description: String
 
     /// The longest path Eddy accepts, in bytes of its decoded form.
     public static let maximumLength = 1024
@@ -17,7 +20,10 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
         }
         self.segments = segments
         self.isCollection = isCollection
-        if self.description.utf8.count > Self.maximumLength {
+        var text = "/" + segments.joined(separator: "/")
+        if isCollection && !segments.isEmpty { text += "/" }
+        self.description = text
+        if text.utf8.count > Self.maximumLength {
             throw PathError.invalid("path is longer than \(Self.maximumLength) bytes")
         }
     }
@@ -52,10 +58,14 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
 
     public static let root = try! ResourcePath(segments: [], isCollection: true)
 
-    public var description: String {
-        var text = "/" + segments.joined(separator: "/")
-        if isCollection && !segments.isEmpty { text += "/" }
-        return text
+    /// The decoded form names a path exactly, since no segment may hold a '/': one string to
+    /// compare and hash instead of an array of them.
+    public static func == (lhs: ResourcePath, rhs: ResourcePath) -> Bool {
+        lhs.description == rhs.description
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(description)
     }
 
     /// The path as it appears in a URL: each segment percent-encoded.

@@ -33,6 +33,17 @@ import Testing
         #expect(throws: PathError.self) { try ResourcePath(decoded: "a/b") }
     }
 
+    @Test func equalityAndHashingFollowTheDecodedForm() throws {
+        let spelled = try ResourcePath(parsing: "/a/b%20c")
+        let built = try ResourcePath(segments: ["a", "b c"], isCollection: false)
+        #expect(spelled == built)
+        #expect(Set([spelled, built, try ResourcePath(parsing: "/a/b%20c/")]).count == 2)
+        #expect(try ResourcePath(parsing: "/a") != ResourcePath(parsing: "/a/"))
+        // Which is why the decoded form can stand for the path: no segment holds a slash.
+        #expect(throws: PathError.self) { try ResourcePath(segments: ["a/b"], isCollection: false) }
+        #expect(ResourcePath.root == (try ResourcePath(parsing: "/")))
+    }
+
     @Test func refusesReservedSegments() {
         #expect(throws: PathError.reserved("segments starting with '.' are reserved for Eddy's own endpoints")) {
             try ResourcePath(parsing: "/a/.hidden")
