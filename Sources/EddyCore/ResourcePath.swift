@@ -30,13 +30,21 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Parses a request path such as `/a/b%20c/`, percent-decoding each segment.
     public init(parsing raw: some StringProtocol) throws(PathError) {
-        guard raw.first == "/" else { throw PathError.invalid("path must start with '/'") }
-        let isCollection = raw.hasSuffix("/")
-        var body = raw.dropFirst()
+        try self.init(parsingRequestPath: Substring(raw))
+    }
+
+    /// Splits bytes, not characters: the generic split by `Character` was most of a request's
+    /// path parsing, and a URL's '/' is a byte whatever follows it.
+    private init(parsingRequestPath raw: Substring) throws(PathError) {
+        let utf8 = raw.utf8
+        guard utf8.first == UInt8(ascii: "/") else { throw PathError.invalid("path must start with '/'") }
+        let isCollection = utf8.last == UInt8(ascii: "/")
+        var body = utf8.dropFirst()
         if isCollection, !body.isEmpty { body = body.dropLast() }
         var decoded: [String] = []
         if !body.isEmpty {
-            for piece in body.split(separator: "/", omittingEmptySubsequences: false) {
+            for bytes in body.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+                let piece = Substring(bytes)
                 guard let segment = String(piece).removingPercentEncoding() else {
                     throw PathError.invalid("segment '\(piece)' is not valid percent-encoded UTF-8")
                 }

@@ -33,6 +33,13 @@ import Testing
         #expect(throws: PathError.self) { try ResourcePath(decoded: "a/b") }
     }
 
+    @Test func slashesSplitAsBytes() throws {
+        let raw = "/.x/caf\u{E9}/\u{301}b/"
+        let path = try ResourcePath(parsing: raw.dropFirst(3))
+        #expect(path.segments == ["caf\u{E9}", "\u{301}b"])
+        #expect(path.isCollection)
+    }
+
     @Test func equalityAndHashingFollowTheDecodedForm() throws {
         let spelled = try ResourcePath(parsing: "/a/b%20c")
         let built = try ResourcePath(segments: ["a", "b c"], isCollection: false)
