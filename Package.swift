@@ -188,7 +188,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EddyCoreTests",
-            dependencies: ["EddyCore", "EddySQLite", "EddyPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EddyCore", "EddySQLite", "EddyPostgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -28,18 +28,25 @@ final class GroupCommit: Sendable {
             return try await pool.write { db in
                 var results: [Result<CommitOutcome, any Error>] = []
                 var events: [ChangeEvent] = []
+                // Cached, unlike `inSavepoint`'s, which prepared both statements anew for every
+                // write: 2.6 % of a write's CPU. If one of these fails, the whole batch fails.
+                let savepoint = try db.cachedStatement(sql: "SAVEPOINT eddy_write")
+                let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT eddy_write")
+                let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT eddy_write")
                 for mutation in mutations {
+                    try savepoint.execute()
+                    let outcome: CommitOutcome
                     do {
-                        var outcome: CommitOutcome?
-                        try db.inSavepoint {
-                            outcome = try apply(mutation, db)
-                            return .commit
-                        }
-                        if case .committed(let event, _)? = outcome { events.append(event) }
-                        results.append(.success(outcome!))
+                        outcome = try apply(mutation, db)
                     } catch {
+                        try rollback.execute()
+                        try release.execute()
                         results.append(.failure(error))
+                        continue
                     }
+                    try release.execute()
+                    if case .committed(let event, _) = outcome { events.append(event) }
+                    results.append(.success(outcome))
                 }
                 if !events.isEmpty, let listener {
                     let committed = events

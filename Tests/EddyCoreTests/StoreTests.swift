@@ -147,6 +147,36 @@ import Testing
         #expect(results.filter { $0 }.count == 20)
         #expect(try await fixture.store.headSequence() == 21)
     }
+
+    /// An append under a collection whose path leaves no room for a child's name throws inside
+    /// the transaction; its savepoint is undone and the writes batched with it still commit.
+    @Test func aWriteThatThrowsLeavesItsBatchCommitted() async throws {
+        let fixture = try await StoreFixture.make()
+        defer { Task { await fixture.remove() } }
+        let crowded = try ResourcePath(parsing: "/" + String(repeating: "c", count: ResourcePath.maximumLength - 2) + "/")
+        let outcomes = await withTaskGroup(of: Bool?.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    let mutation = index % 2 == 0
+                        ? Mutation(path: crowded, operation: .append(.object([:])))
+                        : Mutation(path: try! ResourcePath(parsing: "/q/\(index)"), operation: .put(.object([:])))
+                    do {
+                        if case .committed = try await fixture.store.commit(mutation) { return true }
+                        return false
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == true }.count == 20)
+        #expect(outcomes.filter { $0 == nil }.count == 20)
+        #expect(try await fixture.store.headSequence() == 20)
+        let logged = try await fixture.store.events(after: 0, matching: nil, limit: 100)
+        #expect(logged.map(\.sequence) == Array(1...20))
+        #expect(logged.allSatisfy { $0.path.description.hasPrefix("/q/") })
+    }
 }
 
 extension GroupCommitTests {
