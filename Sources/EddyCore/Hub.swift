@@ -10,10 +10,13 @@ public final class Hub: Sendable {
         public var replayBufferLimit: Int
         /// Events read from the log per replay query.
         public var replayPageSize: Int
+        /// Long encoding keys held once for all subscribers (`EncodingKeys.limit`).
+        public var sharedEncodingKeys: Int
 
-        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500) {
+        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500, sharedEncodingKeys: Int = 10_000) {
             self.replayBufferLimit = replayBufferLimit
             self.replayPageSize = replayPageSize
+            self.sharedEncodingKeys = sharedEncodingKeys
         }
     }
 
@@ -83,13 +86,14 @@ public final class Hub: Sendable {
     private let configuration: Configuration
     private let index = Mutex(Index())
     /// Shared copies of subscribers' encoding keys, for them to hold instead of their own.
-    public let encodingKeys = EncodingKeys()
+    public let encodingKeys: EncodingKeys
     /// Publishing is serialised so that every subscriber sees events in sequence order.
     private let publishing = Mutex(())
 
     public init(store: any ResourceStore, configuration: Configuration = .init()) {
         self.store = store
         self.configuration = configuration
+        self.encodingKeys = EncodingKeys(limit: configuration.sharedEncodingKeys)
     }
 
     public var subscriberCount: Int { index.withLock { $0.count } }

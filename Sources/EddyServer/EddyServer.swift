@@ -61,7 +61,10 @@ public struct EddyServer: Sendable {
         access = try AccessController(authenticator: authenticator, policyFile: configuration.policyFile, logger: logger)
         connections = ConnectionLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress, logger: logger)
         serverKey = try await ServerKey.load(from: store)
-        let hub = Hub(store: store, configuration: .init(replayBufferLimit: configuration.subscriberBufferEvents * 4))
+        let hub = Hub(
+            store: store,
+            configuration: .init(
+                replayBufferLimit: configuration.subscriberBufferEvents * 4, sharedEncodingKeys: configuration.sharedEncodingKeys))
         // The fan-out runs beside the store's writer, not inside its commit.
         let mailboxes = FrameMailboxes()
         let publishing = PublishQueue(hub: hub, around: { publish in mailboxes.holding(publish) })

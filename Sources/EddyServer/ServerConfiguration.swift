@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var retentionIntervalSeconds: Int = 60
     /// Events one streaming subscriber may have queued before it is dropped as too slow.
     public var subscriberBufferEvents: Int = 256
+    /// Long per-URI encoding keys held once for all subscribers; past this many, a new key is
+    /// kept by each subscriber using it (slower fan-out, same deliveries).
+    public var sharedEncodingKeys: Int = 10_000
     /// The longest a long-poll is held, whatever `Wait` asks (clients time out at 60 s).
     public var maximumWaitSeconds: Double = 55
     /// Seconds between SSE comment keep-alives.

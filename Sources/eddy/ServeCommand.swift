@@ -53,6 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Events a streaming subscriber may have unsent before it is dropped (EDDY_SUBSCRIBER_BUFFER).")
     var subscriberBuffer: Int = environment("SUBSCRIBER_BUFFER").flatMap(Int.init) ?? 256
 
+    @Option(help: "Long per-URI encoding keys held once for all subscribers; past it each subscriber keeps its own (EDDY_SHARED_KEYS).")
+    var sharedKeys: Int = environment("SHARED_KEYS").flatMap(Int.init) ?? 10_000
+
     @Option(help: "Seconds between keep-alive comments on event streams (EDDY_KEEP_ALIVE).")
     var keepAlive: Double = environment("KEEP_ALIVE").flatMap(Double.init) ?? 15
 
@@ -132,6 +135,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxBodyBytes > 0, maxList > 0, retainEvents > 0, retainSeconds > 0, retentionInterval > 0, subscriberBuffer > 0
         else { throw ValidationError("limits must be positive numbers") }
+        guard sharedKeys >= 0 else { throw ValidationError("--shared-keys must be 0 or more") }
         guard keepAlive > 0, headerTimeout > 0, writeRate > 0, writeBurst >= 1, maxHeaderBytes >= 1024, maxConnectionsPerAddress > 0
         else { throw ValidationError("--keep-alive, --header-timeout, --write-rate, --write-burst, --max-header-bytes (≥ 1024) and --max-connections-per-address must be positive") }
         guard maxWait > 0, maxSubscriptions > 0, maxWsMessageBytes >= 256, wsPing > 0, maxRegistrations > 0, webhookAttempts > 0,
@@ -179,6 +183,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.retention = .init(maximumEvents: retainEvents, maximumAgeSeconds: retainSeconds)
         configuration.retentionIntervalSeconds = retentionInterval
         configuration.subscriberBufferEvents = subscriberBuffer
+        configuration.sharedEncodingKeys = sharedKeys
         configuration.keepAliveSeconds = keepAlive
         configuration.sqlite.synchronousFull = sync == "full"
         configuration.jwtSecret = (jwtSecret ?? environment("JWT_SECRET"))

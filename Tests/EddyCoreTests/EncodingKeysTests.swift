@@ -31,4 +31,15 @@ import Testing
         #expect(Self.storage(again) != Self.storage(held[2]))
         #expect(Self.storage(keys.shared("solid:v:https://example.org/1|base")) == Self.storage(held[0]))
     }
+
+    @Test func theHubsLimitComesFromItsConfiguration() async throws {
+        let fixture = try await StoreFixture.make()
+        defer { Task { await fixture.remove() } }
+        let hub = Hub(store: fixture.store, configuration: .init(sharedEncodingKeys: 1))
+        #expect(hub.encodingKeys.limit == 1)
+        _ = hub.encodingKeys.shared("lr-ws-frame:/first/long-enough")
+        _ = hub.encodingKeys.shared("lr-ws-frame:/second/long-enough")
+        #expect(hub.encodingKeys.count == 1)
+        #expect(Hub(store: fixture.store).encodingKeys.limit == 10_000)
+    }
 }
