@@ -172,9 +172,9 @@ struct MultiplexSocket: WebSocketService {
         let uri: String
         let path: ResourcePath
         let isChanges: Bool
-        /// The session's outbox when it takes ready-made frames: the hub calls `receive` for
-        /// every socket of an event in a row, and each hop to a cold object costs a cache miss.
-        private let frameOutbox: SocketOutbox?
+        /// Where ready-made frames go when the session's socket takes them, held here so that a
+        /// delivery reads no object of the session's (`SocketOutbox.FrameSender`).
+        private let frames: SocketOutbox.FrameSender?
         /// Cache keys of this URI's event message and frame in `HubEvent.encoded`, built once.
         private let messageKey: String
         private let frameKey: String
@@ -187,7 +187,7 @@ struct MultiplexSocket: WebSocketService {
             self.path = path
             self.isChanges = isChanges
             self.previous = Mutex(start)
-            frameOutbox = session.outbox.writesFrames ? session.outbox : nil
+            frames = session.outbox.frameSender
             let keys = session.socket.hub.encodingKeys
             messageKey = keys.shared("lr-ws:" + uri)
             frameKey = keys.shared("lr-ws-frame:" + uri)
@@ -196,8 +196,8 @@ struct MultiplexSocket: WebSocketService {
         func receive(_ event: HubEvent) -> Bool {
             // The same for every subscriber that spelled the URI the same way: built once, and
             // framed once where sockets take ready-made frames.
-            if !isChanges, let frameOutbox {
-                return frameOutbox.send(frame: event.encoded(as: frameKey) { [uri] in WebSocketFrames.text(Self.valueMessage(uri: uri, event.change)) })
+            if !isChanges, let frames {
+                return frames.send(event.encoded(as: frameKey) { [uri] in WebSocketFrames.text(Self.valueMessage(uri: uri, event.change)) })
             }
             let change = event.change
             let message: String

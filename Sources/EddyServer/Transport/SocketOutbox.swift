@@ -70,8 +70,26 @@ final class SocketOutbox: Sendable {
     /// message share. Only when `writesFrames`.
     @discardableResult
     func send(frame: ByteBuffer) -> Bool {
-        guard case .frames(let handoff, _) = route else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
-        return handoff.send(frame) ? true : tooSlow()
+        guard let frameSender else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
+        return frameSender.send(frame)
+    }
+
+    /// Sends frames as `send(frame:)` does, without reading the outbox on the way: the hub calls
+    /// a socket's subscriptions for every socket of an event in a row, and each object they
+    /// touch is a cache miss per delivery. The outbox is read only when the client is too slow.
+    struct FrameSender: Sendable {
+        fileprivate let handoff: EventStreamHandoff
+        fileprivate let outbox: SocketOutbox
+
+        func send(_ frame: ByteBuffer) -> Bool {
+            handoff.send(frame) ? true : outbox.tooSlow()
+        }
+    }
+
+    /// Nil unless `writesFrames`.
+    var frameSender: FrameSender? {
+        guard case .frames(let handoff, _) = route else { return nil }
+        return FrameSender(handoff: handoff, outbox: self)
     }
 
     private func tooSlow() -> Bool {
