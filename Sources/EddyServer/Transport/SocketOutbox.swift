@@ -49,34 +49,22 @@ final class SocketOutbox: Sendable {
         return SocketOutbox(route: .queue, capacity: capacity)
     }
 
-    /// Whether `send(frame:)` may be used: messages go out as ready-made frames.
-    var writesFrames: Bool {
-        if case .frames = route { return true }
-        return false
-    }
-
     /// Queues a message; false (and the socket ends) when the client is not reading.
     @discardableResult
     func send(_ message: String) -> Bool {
         switch route {
-        case .frames: return send(frame: WebSocketFrames.text(message))
+        case .frames(let handoff, _): return FrameSender(handoff: handoff, outbox: self).send(WebSocketFrames.text(message))
         case .queue:
             if case .enqueued = continuation.yield(message) { return true }
             return tooSlow()
         }
     }
 
-    /// Queues a text frame made by `WebSocketFrames.text`, which sockets sending the same
-    /// message share. Only when `writesFrames`.
-    @discardableResult
-    func send(frame: ByteBuffer) -> Bool {
-        guard let frameSender else { preconditionFailure("send(frame:) needs an outbox that writes frames") }
-        return frameSender.send(frame)
-    }
-
-    /// Sends frames as `send(frame:)` does, without reading the outbox on the way: the hub calls
-    /// a socket's subscriptions for every socket of an event in a row, and each object they
-    /// touch is a cache miss per delivery. The outbox is read only when the client is too slow.
+    /// Queues text frames made by `WebSocketFrames.text`, which sockets sending the same message
+    /// share, on a socket whose messages go out as ready-made frames. Held by the subscriptions
+    /// in place of the outbox: the hub calls them for every socket of an event in a row, and
+    /// each object a delivery reads is a cache miss. The outbox is read only when the client is
+    /// too slow.
     struct FrameSender: Sendable {
         fileprivate let handoff: EventStreamHandoff
         fileprivate let outbox: SocketOutbox
@@ -86,7 +74,7 @@ final class SocketOutbox: Sendable {
         }
     }
 
-    /// Nil unless `writesFrames`.
+    /// Nil unless the socket's messages go out as ready-made frames.
     var frameSender: FrameSender? {
         guard case .frames(let handoff, _) = route else { return nil }
         return FrameSender(handoff: handoff, outbox: self)
