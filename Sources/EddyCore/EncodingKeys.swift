@@ -11,7 +11,9 @@ public final class EncodingKeys: Sendable {
     public let limit: Int
     private let keys = Mutex<Set<String>>([])
 
-    public init(limit: Int = 10_000) {
+    public static let defaultLimit = 10_000
+
+    public init(limit: Int = defaultLimit) {
         self.limit = limit
     }
 

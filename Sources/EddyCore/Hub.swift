@@ -13,7 +13,7 @@ public final class Hub: Sendable {
         /// Long encoding keys held once for all subscribers (`EncodingKeys.limit`).
         public var sharedEncodingKeys: Int
 
-        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500, sharedEncodingKeys: Int = 10_000) {
+        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500, sharedEncodingKeys: Int = EncodingKeys.defaultLimit) {
             self.replayBufferLimit = replayBufferLimit
             self.replayPageSize = replayPageSize
             self.sharedEncodingKeys = sharedEncodingKeys

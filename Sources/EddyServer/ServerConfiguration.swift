@@ -26,7 +26,7 @@ public struct ServerConfiguration: Sendable {
     public var subscriberBufferEvents: Int = 256
     /// Long per-URI encoding keys held once for all subscribers; past this many, a new key is
     /// kept by each subscriber using it (slower fan-out, same deliveries).
-    public var sharedEncodingKeys: Int = 10_000
+    public var sharedEncodingKeys: Int = EncodingKeys.defaultLimit
     /// The longest a long-poll is held, whatever `Wait` asks (clients time out at 60 s).
     public var maximumWaitSeconds: Double = 55
     /// Seconds between SSE comment keep-alives.
