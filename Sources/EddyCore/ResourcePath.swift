@@ -30,38 +30,35 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Parses a request path such as `/a/b%20c/`, percent-decoding each segment.
     public init(parsing raw: some StringProtocol) throws(PathError) {
-        try self.init(parsingRequestPath: Substring(raw))
-    }
-
-    /// Splits bytes, not characters: the generic split by `Character` was most of a request's
-    /// path parsing, and a URL's '/' is a byte whatever follows it.
-    private init(parsingRequestPath raw: Substring) throws(PathError) {
-        let utf8 = raw.utf8
-        guard utf8.first == UInt8(ascii: "/") else { throw PathError.invalid("path must start with '/'") }
-        let isCollection = utf8.last == UInt8(ascii: "/")
-        var body = utf8.dropFirst()
-        if isCollection, !body.isEmpty { body = body.dropLast() }
+        let (pieces, isCollection) = try Self.pieces(of: Substring(raw))
         var decoded: [String] = []
-        if !body.isEmpty {
-            for bytes in body.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-                let piece = Substring(bytes)
-                guard let segment = String(piece).removingPercentEncoding() else {
-                    throw PathError.invalid("segment '\(piece)' is not valid percent-encoded UTF-8")
-                }
-                decoded.append(segment)
+        decoded.reserveCapacity(pieces.count)
+        for piece in pieces {
+            guard let segment = String(piece).removingPercentEncoding() else {
+                throw PathError.invalid("segment '\(piece)' is not valid percent-encoded UTF-8")
             }
+            decoded.append(segment)
         }
         try self.init(segments: decoded, isCollection: isCollection)
     }
 
     /// Reads back the decoded form `description` produces (as stores and registrations keep it).
     public init(decoded text: String) throws(PathError) {
-        guard text.first == "/" else { throw PathError.invalid("path must start with '/'") }
-        let isCollection = text.hasSuffix("/")
-        var body = Substring(text.dropFirst())
+        let (pieces, isCollection) = try Self.pieces(of: Substring(text))
+        try self.init(segments: pieces.map(String.init), isCollection: isCollection)
+    }
+
+    /// The text between a path's slashes, split by bytes, not characters: a '/' is a byte
+    /// whatever follows it, and a segment may start with a combining mark, which with the '/'
+    /// before it makes one `Character`. (The split by `Character` was also most of the cost.)
+    private static func pieces(of path: Substring) throws(PathError) -> (pieces: [Substring], isCollection: Bool) {
+        let utf8 = path.utf8
+        guard utf8.first == UInt8(ascii: "/") else { throw PathError.invalid("path must start with '/'") }
+        let isCollection = utf8.last == UInt8(ascii: "/")
+        var body = utf8.dropFirst()
         if isCollection, !body.isEmpty { body = body.dropLast() }
-        let segments = body.isEmpty ? [] : body.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        try self.init(segments: segments, isCollection: isCollection)
+        guard !body.isEmpty else { return ([], isCollection) }
+        return (body.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Substring.init), isCollection)
     }
 
     public static let root = try! ResourcePath(segments: [], isCollection: true)
