@@ -86,6 +86,35 @@ extension Result where Failure == any Error {
         }
     }
 
+    /// The hub may fan a write out after its writer has been answered, so a waiter can get the
+    /// event of a write it has already read. That event is replayed here; it must not end a wait.
+    @Test func anEventOfAWriteAlreadyReadDoesNotEndAWait() async throws {
+        try await TestServer.with { server in
+            let etag = try #require(try await server.send(.PUT, "/late/a", json: #"{"a":1}"#).header("ETag"))
+            let stored = try #require(try await server.server.store.resource(at: ResourcePath(parsing: "/late/a")))
+            let seen = ChangeEvent(
+                sequence: stored.version, path: stored.path, kind: .created, etag: stored.etag, timestamp: stored.updatedAt, value: stored.value)
+            let changesWait = try #require(try await server.send(.GET, "/late/").links["changes-wait"])
+            let multiplexWait = try #require(try await server.send(.GET, "/late/a").links["multiplex-wait"])
+            let encodedETag = etag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? etag
+
+            let started = Date()
+            async let value = server.send(.GET, "/late/a", headers: [("If-None-Match", etag), ("Wait", "2")])
+            async let changes = TestHTTP.send(.GET, changesWait, headers: [("Wait", "2")])
+            async let multiplexed = TestHTTP.send(.GET, multiplexWait + "?u=%2Flate%2Fa&inm=\(encodedETag)", headers: [("Wait", "2")])
+            try await Task.sleep(for: .milliseconds(400))
+            server.server.hub.publish([seen])
+
+            let (valueAnswer, changesAnswer, multiplexedAnswer) = try await (value, changes, multiplexed)
+            #expect(Date().timeIntervalSince(started) >= 1.9)
+            #expect(valueAnswer.status == 304)
+            #expect(valueAnswer.header("ETag") == etag)
+            #expect(changesAnswer.status == 200)
+            #expect(changesAnswer.json == .array([]))
+            #expect(multiplexedAnswer.json == .object([:]))
+        }
+    }
+
     @Test func thousandWaitersAllGetTheNewValue() async throws {
         try await TestServer.with(configure: { $0.maximumConnectionsPerAddress = 5000 }) { server in
             let etag = try #require(try await server.send(.PUT, "/crowd", json: #"{"n":0}"#).header("ETag"))

@@ -20,18 +20,19 @@ struct LiveResource: Sendable {
         defer { poll.cancel() }
         try await poll.watch([.value(path)], hub: hub, principal: exchange.identity.subject, admits: [nil])
         // Looked at only after subscribing: a write in between is then seen either here or as an event.
-        guard let current = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
-        if !ifNoneMatch.matches(current.etag) {
-            return objectResponse(current.value, etag: current.etag, path: path, exchange: exchange, head: head)
+        var lastSeen: ETag?
+        let changed = try await poll.answer(within: seconds) { () async throws -> StoredResource? in
+            guard let current = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
+            lastSeen = current.etag
+            return ifNoneMatch.matches(current.etag) ? nil : current
         }
-        guard let event = await poll.next(within: seconds) else {
-            var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
-            headers[.eTag] = current.etag.headerValue
-            headers[.contentLength] = "0"
-            return Response(status: .notModified, headers: headers)
+        if let changed {
+            return objectResponse(changed.value, etag: changed.etag, path: path, exchange: exchange, head: head)
         }
-        guard let value = event.change.value else { throw Problem.notFound(path.description) }
-        return objectResponse(value, etag: event.change.etag, path: path, exchange: exchange, head: head)
+        var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
+        headers[.eTag] = lastSeen?.headerValue
+        headers[.contentLength] = "0"
+        return Response(status: .notModified, headers: headers)
     }
 
     func objectResponse(_ value: String, etag: ETag, path: ResourcePath, exchange: Exchange, head: Bool) -> Response {
@@ -58,11 +59,9 @@ struct LiveResource: Sendable {
             try await watching.watch([filter], hub: hub, principal: exchange.identity.subject, admits: [admits])
             poll = watching
             // Read only after subscribing: a change in between is then either read or awaited.
-            let now = try await ChangesFeed.read(store, collection: collection, after: checkpoint, admits: admits, limit: max)
-            if now.visible.isEmpty {
-                _ = await watching.next(within: waitSeconds)
-            } else {
-                ready = now
+            ready = try await watching.answer(within: waitSeconds) {
+                let now = try await ChangesFeed.read(store, collection: collection, after: checkpoint, admits: admits, limit: max)
+                return now.visible.isEmpty ? nil : now
             }
         }
         let page: (visible: [ChangeEvent], next: Checkpoint)

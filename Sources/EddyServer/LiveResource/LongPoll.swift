@@ -45,6 +45,20 @@ final class LongPoll: Sendable {
         }
     }
 
+    /// Runs `evaluate` now and again after each event until it has an answer or `seconds` pass
+    /// (nil). An event is only a hint to look again: it may be one the first look already saw,
+    /// committed before the subscription but fanned out after it.
+    func answer<Answer>(within seconds: Double, _ evaluate: () async throws -> Answer?) async throws -> Answer? {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while true {
+            if let answer = try await evaluate() { return answer }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return nil }
+            let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
+            guard await next(within: seconds) != nil else { return nil }
+        }
+    }
+
     func cancel() {
         for subscription in subscriptions.withLock({ $0 }) { subscription.cancel() }
         continuation.finish()

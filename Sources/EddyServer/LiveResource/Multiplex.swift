@@ -101,10 +101,10 @@ struct Multiplex: Sendable {
             try await poll.watch(
                 filters, hub: hub, principal: exchange.identity.subject,
                 admits: filters.map { access.eventAdmission(for: $0, identity: exchange.identity) })
-            entries = try await evaluate(targets, exchange)
-            if entries.isEmpty, await poll.next(within: seconds) != nil {
-                entries = try await evaluate(targets, exchange)
-            }
+            entries = try await poll.answer(within: seconds) {
+                let now = try await evaluate(targets, exchange)
+                return now.isEmpty ? nil : now
+            } ?? []
         }
         let body = "{" + entries.map { JSONValue.quoted($0.uri) + ":" + $0.json }.joined(separator: ",") + "}"
         var headers = HTTPFields()
