@@ -10,7 +10,8 @@
 #
 # Environment: SCALE (fraction of the subscriber counts, default 1), WORKLOADS (subset of
 # "fanout-sse fanout-ws saturation idle writes topics"), SERVERS (subset of "eddy nchan pushpin"),
-# SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"), DURATION (seconds
+# SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"; past them the rate
+# doubles while deliveries grow by a tenth with nothing lost, up to SAT_MAX, default 10240), DURATION (seconds
 # of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10),
 # SAT_WRITERS (concurrent publishing requests at the saturation steps, default 32: with fewer, a
 # server's response time, not its fan-out, caps the write rate reached).
@@ -23,6 +24,7 @@ SCALE="${SCALE:-1}"
 WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws saturation idle writes topics}"
 SERVERS="${SERVERS:-eddy nchan pushpin}"
 SAT_RATES="${SAT_RATES:-5 10 20 40 80}"
+SAT_MAX="${SAT_MAX:-10240}"
 DURATION="${DURATION:-30}"
 SAT_SECONDS="${SAT_SECONDS:-10}"
 SAT_WRITERS="${SAT_WRITERS:-32}"
@@ -134,6 +136,13 @@ load() {
 }
 
 get() { grep "^$2=" "$OUT/$1.txt" 2>/dev/null | head -1 | cut -d= -f2 || true; }
+larger() { python3 -c "print(max(float('${1:-0}' or 0), float('${2:-0}' or 0)))"; }
+
+saturation_step() {
+    local server=$1 rate=$2
+    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * $SAT_SECONDS))")" "$rate" \
+        --writers "$SAT_WRITERS" --drain 5
+}
 
 for server in $SERVERS; do
     for workload in $WORKLOADS; do
@@ -146,8 +155,27 @@ for server in $SERVERS; do
                 if [ "$server" = pushpin ] && [ "${PUSHPIN_WS:-1}" = 0 ]; then continue; fi
                 load fanout-ws "$server" ws "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
             saturation)
+                # Steps left by an earlier run in the same OUT would otherwise count towards the peak.
+                rm -f "$OUT"/saturation-*-"$server".txt
+                best=0
+                previous=0
+                rate=0
                 for rate in $SAT_RATES; do
-                    load "saturation-$rate" "$server" sse "$FANOUT" 1 "$(python3 -c "print(int($rate * $SAT_SECONDS))")" "$rate" --writers "$SAT_WRITERS" --drain 5
+                    saturation_step "$server" "$rate"
+                    previous=$best
+                    best=$(larger "$best" "$(get "saturation-$rate-$server" deliveries_per_s)")
+                done
+                # Past the listed rates, the rate doubles for as long as deliveries keep growing
+                # (by a tenth over the best before) with nothing lost: the peak is where they stop.
+                while [ "$rate" -gt 0 ] && [ $((rate * 2)) -le "$SAT_MAX" ]; do
+                    last=$(get "saturation-$rate-$server" deliveries_per_s)
+                    lost=$(get "saturation-$rate-$server" lost)
+                    [ "${lost:-1}" = 0 ] || break
+                    python3 -c "import sys; sys.exit(0 if float('${last:-0}') >= 1.1 * float('$previous') else 1)" || break
+                    previous=$best
+                    rate=$((rate * 2))
+                    saturation_step "$server" "$rate"
+                    best=$(larger "$best" "$(get "saturation-$rate-$server" deliveries_per_s)")
                 done ;;
             idle) load idle "$server" sse "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
             writes)
@@ -159,4 +187,4 @@ for server in $SERVERS; do
     done
 done
 
-python3 "$root/bench/table.py" "$OUT" "$SAT_RATES"
+python3 "$root/bench/table.py" "$OUT"

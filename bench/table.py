@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Prints bench/run.sh's results as one Markdown table with the ratios Eddy/peer.
-Usage: table.py RESULTS-DIR "SATURATION RATES"."""
+Usage: table.py RESULTS-DIR."""
 import os
+import re
 import sys
 
-out, rates = sys.argv[1], sys.argv[2].split()
+out = sys.argv[1]
 servers = ["eddy", "nchan", "pushpin"]
 
 
@@ -28,12 +29,18 @@ def number(values, key):
 
 
 def peak(server):
-    best = None
-    for rate in rates:
-        value = number(read(f"saturation-{rate}", server), "deliveries_per_s")
-        if value is not None and (best is None or value > best[0]):
-            best = (value, rate)
-    return best
+    """The most deliveries/s of a saturation step, and that step's rate: among the steps that
+    lost nothing, or among all of them when every step lost something."""
+    steps = []
+    for file in os.listdir(out):
+        match = re.fullmatch(rf"saturation-([0-9.]+)-{server}\.txt", file)
+        if match:
+            values = read(f"saturation-{match.group(1)}", server)
+            value = number(values, "deliveries_per_s")
+            if value is not None:
+                steps.append((value, match.group(1), number(values, "lost")))
+    lossless = [step for step in steps if step[2] == 0]
+    return max(lossless or steps, default=None)
 
 
 rows = []
@@ -55,6 +62,7 @@ for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-ou
 peaks = [peak(s) for s in servers]
 rows.append(("(b) saturation SSE", "peak deliveries/s", [p[0] if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "at writes/s", [float(p[1]) if p else None for p in peaks]))
+rows.append(("(b) saturation SSE", "lost at the peak", [p[2] if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "server CPU ns per delivery at the peak",
              [number(read(f"saturation-{p[1]}", s), "server_cpu_ns_per_delivery") if p else None for s, p in zip(servers, peaks)]))
 rows.append(("(c) idle SSE", "RSS KiB per connection", [number(read("idle", s), "rss_per_connection_kib") for s in servers]))
