@@ -54,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
     var subscriberBuffer: Int = environment("SUBSCRIBER_BUFFER").flatMap(Int.init) ?? 256
 
     @Option(help: "Long per-URI encoding keys held once for all subscribers; past it each subscriber keeps its own (EDDY_SHARED_KEYS).")
-    var sharedKeys: Int = environment("SHARED_KEYS").flatMap(Int.init) ?? 10_000
+    var sharedKeys: Int = environment("SHARED_KEYS").flatMap(Int.init) ?? ServerConfiguration().sharedEncodingKeys
 
     @Option(help: "Seconds between keep-alive comments on event streams (EDDY_KEEP_ALIVE).")
     var keepAlive: Double = environment("KEEP_ALIVE").flatMap(Double.init) ?? 15

@@ -22,8 +22,8 @@ final class LongPoll: Sendable {
         }
     }
 
-    /// The next event, or nil when `seconds` pass (or the server is shutting down) first.
-    func next(within seconds: Double) async -> HubEvent? {
+    /// The next event, or nil when `deadline` passes (or the server is shutting down) first.
+    private func next(before deadline: ContinuousClock.Instant) async -> HubEvent? {
         let stream = self.stream
         let continuation = self.continuation
         return await withGracefulShutdownHandler {
@@ -33,7 +33,7 @@ final class LongPoll: Sendable {
                     return nil
                 }
                 group.addTask {
-                    try? await Task.sleep(for: .seconds(seconds))
+                    try? await Task.sleep(until: deadline, clock: .continuous)
                     return nil
                 }
                 let first = await group.next() ?? nil
@@ -52,10 +52,7 @@ final class LongPoll: Sendable {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while true {
             if let answer = try await evaluate() { return answer }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { return nil }
-            let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
-            guard await next(within: seconds) != nil else { return nil }
+            guard ContinuousClock.now < deadline, await next(before: deadline) != nil else { return nil }
         }
     }
 
