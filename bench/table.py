@@ -54,6 +54,7 @@ for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-ou
         ("latency_p999_ms", "latency p99.9 ms"),
         ("latency_max_ms", "latency max ms"),
         ("server_cpu_ns_per_delivery", "server CPU ns per delivery"),
+        ("tool_cpu_ns_per_delivery", "load tool CPU ns per delivery"),
         ("lost", "lost"),
         ("duplicates", "duplicated"),
         ("disconnected", "disconnected"),
@@ -73,6 +74,7 @@ for key, what in [
     ("publish_p99_ms", "commit p99 ms"),
     ("latency_p99_ms", "delivery p99 ms"),
     ("server_cpu_us_per_publish", "server CPU µs per write"),
+    ("tool_cpu_us_per_publish", "load tool CPU µs per write"),
     ("lost", "lost"),
 ]:
     rows.append(("(d) writes, 64 writers", what, [number(read("writes", s), key) for s in servers]))

@@ -15,6 +15,9 @@ public enum LoadRun {
         try await Task.sleep(for: .seconds(spec.settle))
         let rssConnected = residentKiB(spec.serverPIDs)
         let cpuBefore = cpuSeconds(spec.serverPIDs)
+        let threadsBefore = ThreadCPU.read(spec.serverPIDs)
+        let toolPIDs = [getpid()] + subscribers.processIDs
+        let toolCPUBefore = cpuSeconds(toolPIDs)
         var published = PublishResult()
         published.succeededByTopic = Array(repeating: 0, count: max(spec.publish.topics, 1))
         if spec.publish.count > 0 {
@@ -26,11 +29,17 @@ public enum LoadRun {
         }
         try await Task.sleep(for: .seconds(spec.hold + spec.drain))
         let cpuAfter = cpuSeconds(spec.serverPIDs)
+        let threadsAfter = ThreadCPU.read(spec.serverPIDs)
+        let toolCPUAfter = cpuSeconds(toolPIDs)
         let tally = try await subscribers.finish()
         var report = LoadReport(
             subscribers: tally, publish: published, rssBeforeKiB: rssBefore, rssConnectedKiB: rssConnected,
             rssAfterKiB: residentKiB(spec.serverPIDs))
-        if let cpuBefore, let cpuAfter { report.serverCPUSeconds = cpuAfter - cpuBefore }
+        if let cpuBefore, let cpuAfter {
+            report.serverCPUSeconds = cpuAfter - cpuBefore
+            report.serverCPUByThread = ThreadCPU.seconds(from: threadsBefore, to: threadsAfter)
+        }
+        if let toolCPUBefore, let toolCPUAfter { report.toolCPUSeconds = toolCPUAfter - toolCPUBefore }
         return report
     }
 
@@ -76,11 +85,15 @@ public enum LoadRun {
 }
 
 protocol SubscriberSide: Sendable {
+    /// Processes other than this one that hold subscribers, whose CPU is the load tool's too.
+    var processIDs: [Int32] { get }
     /// The tally so far; the connections are closed afterwards.
     func finish() async throws -> SubscriberTally
 }
 
 extension SubscriberPool: SubscriberSide {
+    var processIDs: [Int32] { [] }
+
     func finish() async throws -> SubscriberTally {
         let tally = try await snapshot()
         await close()
@@ -151,6 +164,8 @@ final class WorkerSet: SubscriberSide, @unchecked Sendable {
         }
         return WorkerSet(processes: processes)
     }
+
+    var processIDs: [Int32] { processes.map { $0.0.processIdentifier } }
 
     func finish() async throws -> SubscriberTally {
         for (_, input, _) in processes { try? input.write(contentsOf: Data("STOP\n".utf8)) }

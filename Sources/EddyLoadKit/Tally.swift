@@ -117,6 +117,11 @@ public struct LoadReport: Codable, Sendable {
     public var rssAfterKiB: Int?
     /// The server's CPU time from the first publish to the end of the drain.
     public var serverCPUSeconds: Double?
+    /// The same by thread name (`ThreadCPU`): which of the server's threads spent it.
+    public var serverCPUByThread: [String: Double]?
+    /// The load tool's own CPU time (this process and its workers) over the same span: on a
+    /// machine shared with the server, what the tool leaves the server is what it did not use.
+    public var toolCPUSeconds: Double?
 
     public var expected: Int {
         zip(subscribers.subscribersByTopic, publish.succeededByTopic).reduce(0) { $0 + $1.0 * $1.1 }
@@ -161,6 +166,15 @@ public struct LoadReport: Codable, Sendable {
             lines.append("server_cpu_s=\(f(cpu))")
             if publish.succeeded > 0 { lines.append("server_cpu_us_per_publish=\(f(cpu * 1e6 / Double(publish.succeeded)))") }
             if subscribers.unique > 0 { lines.append("server_cpu_ns_per_delivery=\(f(cpu * 1e9 / Double(subscribers.unique)))") }
+        }
+        if let byThread = serverCPUByThread, publish.succeeded > 0, !byThread.isEmpty {
+            let parts = byThread.sorted { $0.value > $1.value }.map { "\($0.key):\(f($0.value * 1e6 / Double(publish.succeeded)))" }
+            lines.append("server_cpu_us_per_publish_by_thread=\(parts.joined(separator: ","))")
+        }
+        if let cpu = toolCPUSeconds {
+            lines.append("tool_cpu_s=\(f(cpu))")
+            if publish.succeeded > 0 { lines.append("tool_cpu_us_per_publish=\(f(cpu * 1e6 / Double(publish.succeeded)))") }
+            if subscribers.unique > 0 { lines.append("tool_cpu_ns_per_delivery=\(f(cpu * 1e9 / Double(subscribers.unique)))") }
         }
         if let error = subscribers.firstError { lines.append("first_subscriber_error=\(error)") }
         if let error = publish.firstFailure { lines.append("first_publish_failure=\(error)") }

@@ -1,4 +1,5 @@
 @testable import EddyLoadKit
+import Foundation
 import NIOCore
 import Testing
 
@@ -55,6 +56,23 @@ import Testing
         #expect(LoadRun.cpuTicks(statLine: line) == 1234 + 567)
         #expect(LoadRun.cpuTicks(statLine: "4242 (eddy) S 1 2") == nil)
         #expect(LoadRun.cpuSeconds([]) == nil)
+    }
+
+    @Test func threadNamesKeepTheirParenthesesAndLoseTheirSpaces() throws {
+        let line = "4243 (NIO-ELT-0 (#1)) S 1 4242 4242 0 -1 4194560 99 0 0 0 30 12 0 0 20 0 9 0 3250876 3133440 377\n"
+        let (name, ticks) = try #require(ThreadCPU.nameAndTicks(statLine: line))
+        #expect(name == "NIO-ELT-0_(#1)")
+        #expect(ticks == 42)
+    }
+
+    @Test func cpuOfExitedThreadsIsTheProcessTimeNoLiveThreadHolds() {
+        let earlier = ThreadCPU(ticksByName: ["loop": 100, "pool": 50, "gone": 30], processTicks: 180)
+        let later = ThreadCPU(ticksByName: ["loop": 160, "pool": 50], processTicks: 300)
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let used = ThreadCPU.seconds(from: earlier, to: later)
+        // The loop used 60 ticks, the pool none; of the 120 the process used, 60 went to threads
+        // that are gone (the 30 "gone" had before are not counted again).
+        #expect(used == ["loop": 60 / ticksPerSecond, ThreadCPU.exitedThreads: 60 / ticksPerSecond])
     }
 
     /// A chunked response read in two parts, cut at every byte: the same head, the same body

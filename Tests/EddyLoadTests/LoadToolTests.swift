@@ -40,6 +40,10 @@ import Testing
             #expect(report.rssBeforeKiB.map { $0 > 0 } == true)
             // The server here is this process, which also ran the subscribers and the publisher.
             #expect(report.serverCPUSeconds.map { $0 > 0 } == true, "\(report.summary)")
+            // Its threads are NIO's event loops and Swift's pool, named as the kernel knows them.
+            let byThread = try #require(report.serverCPUByThread)
+            #expect(byThread.keys.contains { $0.hasPrefix("NIO-") }, "\(byThread)")
+            #expect(report.toolCPUSeconds.map { $0 > 0 } == true, "\(report.summary)")
         } catch {
             await server.stop()
             throw error
