@@ -17,6 +17,38 @@ import Testing
         return socket
     }
 
+    /// What an idle socket costs is its pipeline: once set up, the connection's task ends (its
+    /// allocator kept the slabs the upgrade grew to, about 12 KiB), and the socket still delivers.
+    @Test func anIdleSocketHoldsNoTaskAndStillDelivers() async throws {
+        try await TestServer.with { server in
+            let before = server.server.connections.connectionTasks
+            var sockets: [RawConnection] = []
+            for _ in 0..<3 { sockets.append(try await Self.subscribed(server)) }
+            try await StreamHandoffTests.eventually { server.server.connections.connectionTasks <= before }
+            #expect(try await server.send(.PUT, "/t/x", json: #"{"still":"here"}"#).status == 201)
+            for socket in sockets {
+                let event = try await blocking { try RawSocket.nextText(socket) }
+                #expect(event.contains(#""still":"here""#), "\(event)")
+            }
+        }
+    }
+
+    /// A socket without a task still hears of the server's shutdown, from its pipeline.
+    @Test func shutdownClosesAnIdleSocketWith1001() async throws {
+        let server = try await TestServer.start()
+        let before = server.server.connections.connectionTasks
+        let socket = try await Self.subscribed(server)
+        try await StreamHandoffTests.eventually { server.server.connections.connectionTasks <= before }
+        async let stopped: Void = withTimeout(15) { await server.stop() }
+        var frame = try await blocking { try RawSocket.nextFrame(socket) }
+        while frame.opcode != 0x8 { frame = try await blocking { try RawSocket.nextFrame(socket) } }
+        #expect(Self.closeCode(frame) == 1001)
+        // Answered, the close ends the connection at once rather than after the close timeout.
+        try socket.sendFrame(opcode: 0x8, payload: [0x03, 0xE9])
+        #expect(try await blocking { socket.peerClosed() })
+        try await stopped
+    }
+
     @Test func pingsAreAnsweredAndFragmentedMessagesJoined() async throws {
         try await TestServer.with { server in
             let socket = try await Self.subscribed(server)

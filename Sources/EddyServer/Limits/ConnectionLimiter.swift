@@ -8,6 +8,7 @@ import Synchronization
 public final class ConnectionLimiter: Sendable {
     public let maximumPerAddress: Int
     private let counts = Mutex<[String: Int]>([:])
+    private let tasks = Atomic<Int>(0)
     private let logger: Logger
 
     public init(maximumPerAddress: Int, logger: Logger) {
@@ -34,6 +35,17 @@ public final class ConnectionLimiter: Sendable {
 
     public func openConnections(from address: String) -> Int {
         counts.withLock { $0[address, default: 0] }
+    }
+
+    /// Connections whose task is still running. A stream or socket served from its pipeline
+    /// holds none once set up, so idle subscribers cost no task and no task memory.
+    public var connectionTasks: Int { tasks.load(ordering: .relaxed) }
+
+    /// Runs a connection's task, counted in `connectionTasks`.
+    func countingTask(_ body: () async -> Void) async {
+        tasks.add(1, ordering: .relaxed)
+        await body()
+        tasks.subtract(1, ordering: .relaxed)
     }
 
     func handler(plaintext: Bool) -> ConnectionLimitHandler {

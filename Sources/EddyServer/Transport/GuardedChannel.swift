@@ -36,6 +36,6 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     static var receiveBuffers: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 128, maximum: 65536) }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await limiter.countingTask { await base.handle(value: value, logger: logger) }
     }
 }

@@ -4,14 +4,13 @@ import NIOWebSocket
 
 /// Serves an upgraded WebSocket from its pipeline once the socket's service has set it up
 /// (issue #7). Before, hummingbird-websocket's handler ran a task group with a ping task, and the
-/// service a task group of its own, for the socket's whole life. Now they end once the socket is
-/// set up; what stays is the connection's own task, which hummingbird-websocket's
-/// `NIOAsyncChannel` keeps waiting for the channel to close, with the memory its task allocator
-/// grew to during the upgrade (most of what a socket still costs: see BENCHMARKS.md).
+/// service a task group of its own, for the socket's whole life, and the connection's own task
+/// waited for the channel to close. Now they all end once the socket is set up: an idle socket
+/// holds no task, and none of the memory a task's allocator grew to during the upgrade.
 ///
 /// Sits right behind the frame decoder. Client frames stop here: pings are answered, fragments
 /// joined, text checked as UTF-8 and handed to the service one message at a time (with a task
-/// only while messages wait). The handlers behind it are told the connection is inactive, and
+/// only while messages wait). The handlers behind it are told that input and output are closed, and
 /// whatever they still write, flush or close is dropped: they no longer own the socket. The service's
 /// messages go out through the connection's `EventStreamHandoff`, as ready-made frames.
 ///
@@ -85,8 +84,12 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
                 return nil
             }
             // To the handlers behind, the connection is over: their stream ends after the frames
-            // decoded so far, and what they still write fails at once rather than waiting.
-            context.fireChannelInactive()
+            // decoded so far, and what they still write fails at once rather than waiting. Not
+            // by an inactive channel: hummingbird-websocket would then close the channel and wait
+            // for it to be closed, keeping the connection's task and its memory for the socket's
+            // life. With its output closed, its closing frame fails and the task ends.
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            context.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
             takeover.pinging = pinger.register(takeover)
             // Reads are asked for from here now: the handlers behind may hold theirs back.
             context.read()
