@@ -14,8 +14,7 @@ public enum LoadRun {
         log("subscribers ready")
         try await Task.sleep(for: .seconds(spec.settle))
         let rssConnected = residentKiB(spec.serverPIDs)
-        let cpuBefore = cpuSeconds(spec.serverPIDs)
-        let threadsBefore = ThreadCPU.read(spec.serverPIDs)
+        let serverBefore = spec.serverPIDs.isEmpty ? nil : ThreadCPU.read(spec.serverPIDs)
         let toolPIDs = [getpid()] + subscribers.processIDs
         let toolCPUBefore = cpuSeconds(toolPIDs)
         var published = PublishResult()
@@ -28,16 +27,15 @@ public enum LoadRun {
             published.finished = published.started
         }
         try await Task.sleep(for: .seconds(spec.hold + spec.drain))
-        let cpuAfter = cpuSeconds(spec.serverPIDs)
-        let threadsAfter = ThreadCPU.read(spec.serverPIDs)
+        let serverAfter = spec.serverPIDs.isEmpty ? nil : ThreadCPU.read(spec.serverPIDs)
         let toolCPUAfter = cpuSeconds(toolPIDs)
         let tally = try await subscribers.finish()
         var report = LoadReport(
             subscribers: tally, publish: published, rssBeforeKiB: rssBefore, rssConnectedKiB: rssConnected,
             rssAfterKiB: residentKiB(spec.serverPIDs))
-        if let cpuBefore, let cpuAfter {
-            report.serverCPUSeconds = cpuAfter - cpuBefore
-            report.serverCPUByThread = ThreadCPU.seconds(from: threadsBefore, to: threadsAfter)
+        if let serverBefore, let serverAfter {
+            report.serverCPUSeconds = serverAfter.processSeconds - serverBefore.processSeconds
+            report.serverCPUByThread = ThreadCPU.seconds(from: serverBefore, to: serverAfter)
         }
         if let toolCPUBefore, let toolCPUAfter { report.toolCPUSeconds = toolCPUAfter - toolCPUBefore }
         return report

@@ -12,6 +12,11 @@ public struct ThreadCPU: Sendable, Equatable {
     /// keeps it, no live thread does.
     public static let exitedThreads = "(exited)"
 
+    static var ticksPerSecond: Double { Double(sysconf(Int32(_SC_CLK_TCK))) }
+
+    /// The processes' user and system time, in seconds.
+    public var processSeconds: Double { Double(processTicks) / Self.ticksPerSecond }
+
     /// Reads `/proc/<pid>/task/*/stat` of each of `pids`.
     public static func read(_ pids: [Int32]) -> ThreadCPU {
         var reading = ThreadCPU()
@@ -44,7 +49,6 @@ public struct ThreadCPU: Sendable, Equatable {
     /// Seconds each thread name used from `earlier` to `later`, with what exited threads used
     /// under `exitedThreads`. Names that used nothing are left out.
     public static func seconds(from earlier: ThreadCPU, to later: ThreadCPU) -> [String: Double] {
-        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         var used: [String: Int] = [:]
         for (name, ticks) in later.ticksByName {
             let delta = ticks - (earlier.ticksByName[name] ?? 0)
@@ -53,6 +57,6 @@ public struct ThreadCPU: Sendable, Equatable {
         }
         let exited = (later.processTicks - earlier.processTicks) - used.values.reduce(0, +)
         if exited > 0 { used[exitedThreads] = exited }
-        return used.mapValues { Double($0) / ticksPerSecond }
+        return used.mapValues { Double($0) / Self.ticksPerSecond }
     }
 }
