@@ -9,7 +9,7 @@
 #   bench/setup-peers.sh stop
 #
 # Environment: SCALE (fraction of the subscriber counts, default 1), WORKLOADS (subset of
-# "fanout-sse fanout-ws saturation idle writes topics"), SERVERS (subset of "eddy nchan pushpin"),
+# "fanout-sse fanout-ws saturation idle idle-ws writes topics"), SERVERS (subset of "eddy nchan pushpin"),
 # SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"; past them the rate
 # doubles while deliveries grow by a tenth with nothing lost, up to SAT_MAX, default 10240), DURATION (seconds
 # of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10),
@@ -21,7 +21,7 @@ EDDY="${EDDY:-$root/.build/release/eddy}"
 LOAD="${LOAD:-$root/.build/release/eddy-load}"
 OUT="${OUT:-/tmp/eddy-bench/results}"
 SCALE="${SCALE:-1}"
-WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws saturation idle writes topics}"
+WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws saturation idle idle-ws writes topics}"
 SERVERS="${SERVERS:-eddy nchan pushpin}"
 SAT_RATES="${SAT_RATES:-5 10 20 40 80}"
 SAT_MAX="${SAT_MAX:-10240}"
@@ -178,6 +178,9 @@ for server in $SERVERS; do
                     best=$(larger "$best" "$(get "saturation-$rate-$server" deliveries_per_s)")
                 done ;;
             idle) load idle "$server" sse "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
+            idle-ws)
+                if [ "$server" = pushpin ] && [ "${PUSHPIN_WS:-1}" = 0 ]; then continue; fi
+                load idle-ws "$server" ws "$IDLE" 1 0 1 --hold 5 --drain 0 ;;
             writes)
                 [ "$server" = eddy ] || continue
                 load writes eddy sse "$WRITE_SUBS" 1 30000 0 --writers 64 --drain 5 ;;

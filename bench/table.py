@@ -68,6 +68,8 @@ rows.append(("(b) saturation SSE", "server CPU ns per delivery at the peak",
              [number(read(f"saturation-{p[1]}", s), "server_cpu_ns_per_delivery") if p else None for s, p in zip(servers, peaks)]))
 rows.append(("(c) idle SSE", "RSS KiB per connection", [number(read("idle", s), "rss_per_connection_kib") for s in servers]))
 rows.append(("(c) idle SSE", "connections held", [number(read("idle", s), "subscribers_connected") for s in servers]))
+rows.append(("idle WebSockets", "RSS KiB per connection", [number(read("idle-ws", s), "rss_per_connection_kib") for s in servers]))
+rows.append(("idle WebSockets", "connections held", [number(read("idle-ws", s), "subscribers_connected") for s in servers]))
 for key, what in [
     ("publish_per_s", "durable writes/s"),
     ("publish_p50_ms", "commit p50 ms"),
