@@ -46,15 +46,13 @@ public enum LoadRun {
     /// a neighbour on a shared machine takes cores away, so it compares runs of different hours.
     public static func cpuSeconds(_ pids: [Int32]) -> Double? {
         guard !pids.isEmpty else { return nil }
-        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-        var ticks = 0
-        for pid in pids {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let used = cpuTicks(statLine: stat)
-            else { continue }
-            ticks += used
-        }
-        return Double(ticks) / ticksPerSecond
+        return Double(pids.compactMap(cpuTicks(pid:)).reduce(0, +)) / ThreadCPU.ticksPerSecond
+    }
+
+    /// utime + stime of process `pid`, all its threads (exited ones too); nil when it is gone.
+    static func cpuTicks(pid: Int32) -> Int? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        return cpuTicks(statLine: stat)
     }
 
     /// utime + stime of a `/proc/<pid>/stat` line. The command name in parentheses may hold

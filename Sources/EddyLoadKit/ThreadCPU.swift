@@ -21,9 +21,7 @@ public struct ThreadCPU: Sendable, Equatable {
     public static func read(_ pids: [Int32]) -> ThreadCPU {
         var reading = ThreadCPU()
         for pid in pids {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let ticks = LoadRun.cpuTicks(statLine: stat)
-            else { continue }
+            guard let ticks = LoadRun.cpuTicks(pid: pid) else { continue }
             reading.processTicks += ticks
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
             for task in tasks {
