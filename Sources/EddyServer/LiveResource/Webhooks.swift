@@ -80,7 +80,7 @@ final class Webhooks: Service, Sendable {
     private func reconcile() async {
         await workers.reconcile(kind: Self.kind, what: "webhook registrations") { registration in
             guard let parsed = Registration(payload: registration.payload) else {
-                logger.error("unreadable webhook registration skipped", metadata: ["id": "\(registration.id)"])
+                await Quarantine.setAside(registration, reason: "the payload is not a webhook registration", store: store, logger: logger)
                 return
             }
             startWorker(for: parsed, subject: registration.subject, cursor: registration.cursor)

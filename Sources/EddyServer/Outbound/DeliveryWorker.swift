@@ -37,7 +37,7 @@ final class DeliveryWorker: Sendable {
         let request: @Sendable (_ event: ChangeEvent, _ previous: SequenceNumber) -> OutboundRequest?
         /// At most one delivery per this many seconds; events that pile up meanwhile collapse
         /// to the newest, so the target never gets a stale state.
-        var minimumInterval: Double? = nil
+        var minimumInterval: Duration? = nil
     }
 
     let registrationID: String
@@ -114,7 +114,7 @@ final class DeliveryWorker: Sendable {
                 if Task.isCancelled { return }
                 if route.mayDeliver(event.path), let request = route.request(event, cursor) {
                     await deliver(request, sequence: event.sequence)
-                    if let interval = route.minimumInterval { try? await Task.sleep(for: .seconds(interval)) }
+                    if let interval = route.minimumInterval { try? await Task.sleep(for: interval) }
                 }
                 cursor = event.sequence
                 await persist(cursor)

@@ -8,7 +8,7 @@ struct ChannelRequest: Sendable {
     let type: SolidVocabulary.ChannelType
     let topic: String
     let state: String?
-    let rateSeconds: Double?
+    let rate: Duration?
     let startAt: Date?
     let endAt: Date?
     let sendTo: String?
@@ -87,10 +87,15 @@ struct ChannelRequest: Sendable {
         } else { self.state = nil }
 
         switch body["rate"] {
-        case nil: rateSeconds = nil
+        case nil: rate = nil
         case .string(let raw)?:
-            guard let seconds = ISODuration.seconds(raw) else { throw Self.unprocessable("rate \(raw) is not an ISO 8601 duration") }
-            rateSeconds = seconds
+            do {
+                rate = try ISO8601Duration.parse(raw, maximum: SolidChannel.maximumRate)
+            } catch .beyondMaximum {
+                throw Self.unprocessable("rate \(raw) is longer than the maximum, \(ISO8601Duration.format(SolidChannel.maximumRate))")
+            } catch {
+                throw Self.unprocessable("rate \(raw) is not an ISO 8601 duration (weeks, days, hours, minutes, seconds)")
+            }
         default: throw Self.unprocessable("rate must be an ISO 8601 duration string")
         }
 

@@ -51,15 +51,15 @@ final class NotificationFeed: HubSubscriber {
 
     /// Sends now, or holds the notification until the rate period allows it.
     func offer(_ notification: String, _ checkpoint: Checkpoint?) -> Bool {
-        guard let period = channel.rateSeconds, period > 0 else { return send(notification, checkpoint) }
+        guard let period = channel.rate, period > .zero else { return send(notification, checkpoint) }
         let now = ContinuousClock.now
         enum Action { case sendNow, wait(Duration), queued }
         let action: Action = rate.withLock { state in
-            if let last = state.lastSent, now - last < .seconds(period) {
+            if let last = state.lastSent, now - last < period {
                 state.pending = (notification, checkpoint ?? Checkpoint(epoch: epoch, sequence: 0))
                 if state.timerRunning { return .queued }
                 state.timerRunning = true
-                return .wait(.seconds(period) - (now - last))
+                return .wait(period - (now - last))
             }
             state.lastSent = now
             return .sendNow

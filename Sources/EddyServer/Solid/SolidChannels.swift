@@ -35,7 +35,7 @@ final class SolidChannels: Service, Sendable {
     /// by whichever node their receiver connects to.
     func run() async throws {
         for stored in try await store.registrations(kind: SolidChannel.kind) {
-            guard let channel = SolidChannel(stored: stored) else { continue }
+            guard let channel = await readable(stored) else { continue }
             if channel.hasEnded() {
                 _ = try? await store.deleteRegistration(id: channel.id)
                 continue
@@ -53,12 +53,22 @@ final class SolidChannels: Service, Sendable {
 
     private func reconcileWebhooks() async {
         await workers.reconcile(kind: SolidChannel.kind, what: "notification channels") { registration in
-            guard let channel = SolidChannel(stored: registration), channel.type == .webhook2023 else { return }
+            guard let channel = await readable(registration), channel.type == .webhook2023 else { return }
             if channel.hasEnded() {
                 _ = try? await delete(id: channel.id)
                 return
             }
             startWebhook(channel, cursor: registration.cursor)
+        }
+    }
+
+    /// The channel a registration holds, or nil after setting an unservable one aside.
+    private func readable(_ stored: StoredRegistration) async -> SolidChannel? {
+        do {
+            return try SolidChannel(stored: stored)
+        } catch {
+            await Quarantine.setAside(stored, reason: error.description, store: store, logger: logger)
+            return nil
         }
     }
 
@@ -103,7 +113,7 @@ final class SolidChannels: Service, Sendable {
         var known = byToken.withLock({ $0[token] })
         if known == nil {
             let stored = (try? await store.registrations(kind: SolidChannel.kind)) ?? []
-            known = stored.lazy.compactMap(SolidChannel.init(stored:)).first { $0.token == token }
+            known = stored.lazy.compactMap { try? SolidChannel(stored: $0) }.first { $0.token == token }
             if let known { remember(known) }
         } else if let id = known?.id, (try? await store.registration(id: id)) == nil {
             byToken.withLock { table in table = table.filter { $0.value.id != id } }
@@ -119,7 +129,7 @@ final class SolidChannels: Service, Sendable {
 
     func channel(id: String) async -> SolidChannel? {
         if let known = byToken.withLock({ $0.values.first { $0.id == id } }) { return await channel(token: known.token) }
-        guard let stored = try? await store.registration(id: id), let channel = SolidChannel(stored: stored) else { return nil }
+        guard let stored = try? await store.registration(id: id), let channel = try? SolidChannel(stored: stored) else { return nil }
         return await self.channel(token: channel.token)
     }
 
@@ -159,7 +169,7 @@ final class SolidChannels: Service, Sendable {
             request: { event, _ in
                 SolidNotification.make(for: event, channel: channel, epoch: epoch).map { OutboundRequest(url: sendTo, headers: headers, body: $0) }
             },
-            minimumInterval: channel.rateSeconds)
+            minimumInterval: channel.rate)
         workers.start(id: channel.id, route: route, from: cursor, initial: initials.withLock { $0.removeValue(forKey: channel.id) })
     }
 }

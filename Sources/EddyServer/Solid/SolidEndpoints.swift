@@ -71,7 +71,7 @@ struct SolidEndpoints: Sendable {
         }
         let channel = SolidChannel(
             id: exchange.baseURL + StorageDescription.channelPrefix + SolidChannel.newToken(), type: type, topic: parsed.topic, path: path,
-            token: SolidChannel.newToken(), subject: exchange.identity.subject, state: parsed.state, rateSeconds: parsed.rateSeconds,
+            token: SolidChannel.newToken(), subject: exchange.identity.subject, state: parsed.state, rate: parsed.rate,
             startAt: parsed.startAt, endAt: parsed.endAt, sendTo: parsed.sendTo, base: exchange.baseURL)
         try await channels.create(channel, limitPerSubject: limitPerSubject)
         return Self.document(description(of: channel), type: Self.ldJSON)
@@ -93,7 +93,7 @@ struct SolidEndpoints: Sendable {
             members.append("\"sender\":\(JSONValue.quoted(channel.base + StorageDescription.path))")
         }
         if let state = channel.state { members.append("\"state\":\(JSONValue.quoted(state))") }
-        if let rate = channel.rateSeconds { members.append("\"rate\":\(JSONValue.quoted("PT\(rate)S"))") }
+        if let rate = channel.rate { members.append("\"rate\":\(JSONValue.quoted(ISO8601Duration.format(rate)))") }
         if let startAt = channel.startAt { members.append("\"startAt\":\(JSONValue.quoted(Instant.format(startAt)))") }
         if let endAt = channel.endAt { members.append("\"endAt\":\(JSONValue.quoted(Instant.format(endAt)))") }
         return "{" + members.joined(separator: ",") + "}"

@@ -35,43 +35,6 @@ enum SolidVocabulary {
     }
 }
 
-/// ISO 8601 durations as used by the `rate` feature (`PT10S`, `P1DT2H`, `PT0.5S`, `P1W`).
-enum ISODuration {
-    static func seconds(_ text: String) -> Double? {
-        var rest = Substring(text.uppercased())
-        guard rest.first == "P", rest.count > 1 else { return nil }
-        rest = rest.dropFirst()
-        var total = 0.0
-        var inTime = false
-        var number = ""
-        var sawComponent = false
-        for character in rest {
-            if character == "T" {
-                guard !inTime, number.isEmpty else { return nil }
-                inTime = true
-                continue
-            }
-            if character.isNumber || character == "." {
-                number.append(character)
-                continue
-            }
-            guard let value = Double(number) else { return nil }
-            number = ""
-            sawComponent = true
-            switch (character, inTime) {
-            case ("W", false): total += value * 604_800
-            case ("D", false): total += value * 86_400
-            case ("H", true): total += value * 3_600
-            case ("M", true): total += value * 60
-            case ("S", true): total += value
-            default: return nil
-            }
-        }
-        guard number.isEmpty, sawComponent else { return nil }
-        return total
-    }
-}
-
 /// RFC 3339 / ISO 8601 instants, with or without fractional seconds.
 enum Instant {
     static func parse(_ text: String) -> Date? {
