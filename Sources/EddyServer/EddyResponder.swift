@@ -73,7 +73,6 @@ struct EddyResponder: HTTPResponder {
             return try await webhookEndpoint.respond(&request, rawPath: rawPath, mode: .changes, exchange: exchange)
         case _ where rawPath.hasPrefix(Concrnt.timelinePrefix + "/"):
             let collection = try ResourcePath(parsing: rawPath.dropFirst(Concrnt.timelinePrefix.count))
-            try access.authorize(identity, to: .read, at: collection)
             return try await timeline.respond(request, collection: collection, exchange: exchange)
         case "/.well-known/concrnt":
             return try concrnt.wellKnown(request)
@@ -117,7 +116,6 @@ struct EddyResponder: HTTPResponder {
             if path.isCollection, request.method == .get || request.method == .head,
                 request.headers[.accept]?.contains(ChunkedTimeline.mediaType) == true
             {
-                try access.authorize(identity, to: .read, at: path)
                 return try await timeline.respond(request, collection: path, exchange: exchange)
             }
             let action: AccessPolicy.Action = request.method == .get || request.method == .head ? .read : .write

@@ -119,7 +119,7 @@ public struct EddyServer: Sendable {
                 store: store, serverKey: serverKey, maximumSkewSeconds: configuration.concrntMaximumSkewSeconds,
                 maximumBodyBytes: configuration.maximumBodyBytes),
             timeline: ChunkedTimeline(
-                store: store, chunkSize: configuration.timelineChunkSeconds, currentChunkMaxAge: 5, pastChunkMaxAge: 86_400),
+                store: store, access: access, chunkSize: configuration.timelineChunkSeconds, currentChunkMaxAge: 5, pastChunkMaxAge: 86_400),
             solid: SolidEndpoints(
                 channels: solidChannels, store: store, hub: hub, access: access, streams: streams,
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),

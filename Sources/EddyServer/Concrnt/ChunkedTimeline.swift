@@ -11,10 +11,18 @@ import Hummingbird
 /// cacheable for a day; the current chunk, iterators and the timeline document only briefly.
 /// Deletions inside old chunks become visible through the document's `removed` list (the
 /// entries deleted during the last day), which is never cached longer than the current chunk.
+///
+/// Access: the caller must read the collection, and every entry, removal and chunk boundary
+/// is shown only when the caller may read that child — the per-child rule of listings — so a
+/// stricter rule below the collection hides a child here too. Answers to callers with
+/// credentials are cached privately: a shared cache must not hand them to anyone else.
 struct ChunkedTimeline: Sendable {
     static let mediaType = "application/chunked-timeline+json"
+    /// Chunks searched for one with a visible entry before an iterator gives up.
+    static let maximumChunksSkipped = 64
 
     let store: any ResourceStore
+    let access: AccessController
     let chunkSize: Int
     let currentChunkMaxAge: Int
     let pastChunkMaxAge: Int
@@ -27,7 +35,11 @@ struct ChunkedTimeline: Sendable {
     }
 
     private func chunk(of milliseconds: Int64) -> Int64 { Self.chunk(ofMilliseconds: milliseconds, size: chunkSize) }
-    private func start(of chunk: Int64) -> Int64 { chunk * Int64(chunkSize) * 1000 }
+    /// The first millisecond of a chunk; nil where that is beyond what an Int64 holds.
+    private func start(of chunk: Int64) -> Int64? {
+        let (milliseconds, overflow) = chunk.multipliedReportingOverflow(by: Int64(chunkSize) * 1000)
+        return overflow ? nil : milliseconds
+    }
     private var currentChunk: Int64 { chunk(of: Int64(Date().timeIntervalSince1970 * 1000)) }
 
     func respond(_ request: Request, collection: ResourcePath, exchange: Exchange) async throws -> Response {
@@ -35,10 +47,15 @@ struct ChunkedTimeline: Sendable {
             throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "a chunked timeline")
         }
         guard collection.isCollection else { throw Problem.badRequest("invalid-path", "timelines belong to collections (paths ending in '/')") }
+        try access.authorize(exchange.identity, to: .read, at: collection)
         guard try await store.collectionExists(collection) else { throw Problem.notFound(collection.description) }
+        let view = View(
+            store: store, collection: collection, admits: access.eventAdmission(for: .children(collection), identity: exchange.identity) ?? { _ in true }, start: start(of:),
+            chunk: chunk(of:))
         let query = request.uri.queryParameters
-        let first = try await store.timelineNeighbour(of: collection, before: nil, atOrAfter: nil).map(chunk(of:)) ?? currentChunk
+        let first = try await view.neighbour(ascending: true, from: nil).map(chunk(of:)) ?? currentChunk
         let last = currentChunk
+        let isPrivate = exchange.identity.subject != nil
         if let direction = query["iterator"] ?? query["body"] {
             guard direction == "asc" || direction == "desc" else { throw Problem.badRequest("invalid-parameter", "direction must be asc or desc") }
             guard let raw = query["chunk"], let asked = Int64(raw) else {
@@ -48,49 +65,45 @@ struct ChunkedTimeline: Sendable {
                 throw Problem(.notFound, "chunk-out-of-range", "chunk \(asked) is outside \(first)…\(last)")
             }
             if query["iterator"] != nil {
-                return try await iterator(collection, asked: asked, ascending: direction == "asc", request: request)
+                return try await iterator(view, asked: asked, ascending: direction == "asc", request: request, isPrivate: isPrivate)
             }
-            return try await body(collection, chunk: asked, ascending: direction == "asc", request: request, exchange: exchange)
+            return try await body(view, chunk: asked, ascending: direction == "asc", request: request, exchange: exchange, isPrivate: isPrivate)
         }
-        return try await document(collection, first: first, last: last, request: request, exchange: exchange)
+        return try await document(view, first: first, last: last, request: request, exchange: exchange, isPrivate: isPrivate)
     }
 
-    private func document(_ collection: ResourcePath, first: Int64, last: Int64, request: Request, exchange: Exchange) async throws -> Response {
+    private func document(_ view: View, first: Int64, last: Int64, request: Request, exchange: Exchange, isPrivate: Bool) async throws -> Response {
+        let collection = view.collection
         let base = exchange.baseURL + Concrnt.timelinePrefix + collection.encoded
         func templates(_ direction: String) -> String {
             "{\"iterator\":\(JSONValue.quoted(base + "?iterator=\(direction)&chunk={chunk}")),\"body\":\(JSONValue.quoted(base + "?body=\(direction)&chunk={chunk}"))}"
         }
-        let removed = try await recentlyRemoved(collection, exchange: exchange)
+        let removed = try await recentlyRemoved(view, exchange: exchange)
         let body = "{\"version\":\"1.0\",\"chunkSize\":\(chunkSize),\"firstChunk\":\(first),\"lastChunk\":\(last),"
             + "\"ascending\":\(templates("asc")),\"descending\":\(templates("desc")),"
             + "\"metadata\":{\"collection\":\(JSONValue.quoted(exchange.baseURL + collection.encoded)),"
             + "\"removed\":[\(removed.map(JSONValue.quoted).joined(separator: ","))]}}"
-        return cached(body, maxAge: currentChunkMaxAge, request: request)
+        return cached(body, maxAge: currentChunkMaxAge, request: request, isPrivate: isPrivate)
     }
 
-    /// Hrefs of children deleted during the last day, from the change log.
-    private func recentlyRemoved(_ collection: ResourcePath, exchange: Exchange) async throws -> [String] {
+    /// Hrefs of the children the caller may read that were deleted during the last day.
+    private func recentlyRemoved(_ view: View, exchange: Exchange) async throws -> [String] {
         let since = Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000
         let floor = try await store.retainedFloor()
-        let events = (try? await store.events(after: floor, matching: .children(collection), limit: 5000)) ?? []
-        return events.filter { $0.kind == .deleted && $0.timestamp >= since }.map { exchange.baseURL + $0.path.encoded }
+        let events = (try? await store.events(after: floor, matching: .children(view.collection), limit: 5000)) ?? []
+        return events.filter { $0.kind == .deleted && $0.timestamp >= since && view.admits($0.path) }.map { exchange.baseURL + $0.path.encoded }
     }
 
-    private func iterator(_ collection: ResourcePath, asked: Int64, ascending: Bool, request: Request) async throws -> Response {
-        let found: Int64?
-        if ascending {
-            found = try await store.timelineNeighbour(of: collection, before: nil, atOrAfter: start(of: asked))
-        } else {
-            found = try await store.timelineNeighbour(of: collection, before: start(of: asked + 1), atOrAfter: nil)
-        }
-        guard let found else {
+    private func iterator(_ view: View, asked: Int64, ascending: Bool, request: Request, isPrivate: Bool) async throws -> Response {
+        let from = ascending ? asked : asked.addingReportingOverflow(1).partialValue
+        guard let found = try await view.neighbour(ascending: ascending, from: from) else {
             throw Problem(.notFound, "no-chunk", "no chunk with entries \(ascending ? "at or after" : "at or before") \(asked)")
         }
-        return cached(String(chunk(of: found)), maxAge: currentChunkMaxAge, request: request)
+        return cached(String(chunk(of: found)), maxAge: currentChunkMaxAge, request: request, isPrivate: isPrivate)
     }
 
-    private func body(_ collection: ResourcePath, chunk id: Int64, ascending: Bool, request: Request, exchange: Exchange) async throws -> Response {
-        let entries = try await store.timeline(of: collection, from: start(of: id), to: start(of: id + 1), descending: !ascending, limit: 10_000)
+    private func body(_ view: View, chunk id: Int64, ascending: Bool, request: Request, exchange: Exchange, isPrivate: Bool) async throws -> Response {
+        let entries = try await view.entries(inChunk: id, descending: !ascending)
         let items = entries.map { entry -> String in
             let timestamp = JSONValue.quoted(Instant.format(Date(timeIntervalSince1970: Double(entry.createdAt) / 1000)))
             if let json = try? JSONValue(parsing: entry.value), json["member"] == .bool(true), case .string(let href)? = json["href"] {
@@ -99,15 +112,16 @@ struct ChunkedTimeline: Sendable {
             return "{\"timestamp\":\(timestamp),\"href\":\(JSONValue.quoted(exchange.baseURL + entry.path.encoded)),\"content\":\(entry.itemText)}"
         }
         let body = "[" + items.joined(separator: ",") + "]"
-        return cached(body, maxAge: id < currentChunk ? pastChunkMaxAge : currentChunkMaxAge, request: request)
+        return cached(body, maxAge: id < currentChunk ? pastChunkMaxAge : currentChunkMaxAge, request: request, isPrivate: isPrivate)
     }
 
     /// A response with a strong ETag of its bytes, honouring `If-None-Match`.
-    private func cached(_ body: String, maxAge: Int, request: Request) -> Response {
+    private func cached(_ body: String, maxAge: Int, request: Request, isPrivate: Bool) -> Response {
         let digest = SHA256.hash(data: Data(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let etag = ETag(opaque: digest)
         var headers: HTTPFields = [
-            .eTag: etag.headerValue, .cacheControl: "public, max-age=\(maxAge)", .contentType: Self.mediaType,
+            .eTag: etag.headerValue, .cacheControl: "\(isPrivate ? "private" : "public"), max-age=\(maxAge)", .contentType: Self.mediaType,
+            .vary: "Authorization, Cookie",
         ]
         if let inm = request.headers[.ifNoneMatch].flatMap(ETagCondition.init(header:)), inm.matches(etag) {
             headers[.contentLength] = "0"
@@ -116,5 +130,46 @@ struct ChunkedTimeline: Sendable {
         let buffer = ByteBuffer(string: body)
         headers[.contentLength] = String(buffer.readableBytes)
         return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: buffer))
+    }
+}
+
+extension ChunkedTimeline {
+    /// One caller's view of a collection's timeline: only the children it may read.
+    struct View: Sendable {
+        let store: any ResourceStore
+        let collection: ResourcePath
+        let admits: @Sendable (ResourcePath) -> Bool
+        let start: @Sendable (Int64) -> Int64?
+        let chunk: @Sendable (Int64) -> Int64
+
+        /// The visible entries of one chunk.
+        func entries(inChunk id: Int64, descending: Bool) async throws -> [StoredResource] {
+            guard let from = start(id), let to = start(id.addingReportingOverflow(1).partialValue), from < to else { return [] }
+            return try await store.timeline(of: collection, from: from, to: to, descending: descending, limit: 10_000).filter { admits($0.path) }
+        }
+
+        /// The creation time of the nearest visible entry in chunk `from` or beyond, in the
+        /// given direction (from the very first or last entry when `from` is nil). Chunks whose
+        /// entries are all hidden are skipped, a bounded number of them.
+        func neighbour(ascending: Bool, from: Int64?) async throws -> Int64? {
+            var bound: Int64?
+            if let from {
+                guard let edge = start(from) else { return nil }
+                bound = edge
+            }
+            for _ in 0..<ChunkedTimeline.maximumChunksSkipped {
+                let found =
+                    ascending
+                    ? try await store.timelineNeighbour(of: collection, before: nil, atOrAfter: bound)
+                    : try await store.timelineNeighbour(of: collection, before: bound, atOrAfter: nil)
+                guard let found else { return nil }
+                let id = chunk(found)
+                if try await !entries(inChunk: id, descending: false).isEmpty { return found }
+                // Past this chunk: its first millisecond going down, the next chunk's going up.
+                guard let next = ascending ? start(id.addingReportingOverflow(1).partialValue) : start(id) else { return nil }
+                bound = next
+            }
+            return nil
+        }
     }
 }
