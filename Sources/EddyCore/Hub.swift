@@ -82,8 +82,8 @@ public final class Hub: Sendable {
         }
     }
 
-    private let store: any ResourceStore
-    private let configuration: Configuration
+    public let store: any ResourceStore
+    public let configuration: Configuration
     private let index = Mutex(Index())
     /// Shared copies of subscribers' encoding keys, for them to hold instead of their own.
     public let encodingKeys: EncodingKeys

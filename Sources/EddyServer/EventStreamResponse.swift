@@ -53,11 +53,15 @@ struct EventStreamResponse: Sendable {
         var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
         var subscriptions: [HubSubscription] = []
         do {
-            for source in sources {
-                let sink = EventStreamSink(
-                    outlet: outlet, formatKey: source.formatKey, encode: source.encode, takesBatches: sources.count == 1)
-                subscriptions.append(
-                    try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
+            if let after, sources.count > 1 {
+                subscriptions = try await subscribeMerged(sources, after: after, principal: principal, outlet: outlet)
+            } else {
+                for source in sources {
+                    let sink = EventStreamSink(
+                        outlet: outlet, formatKey: source.formatKey, encode: source.encode, takesBatches: sources.count == 1)
+                    subscriptions.append(
+                        try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
+                }
             }
         } catch let error as StoreError {
             for subscription in subscriptions { subscription.cancel() }
@@ -79,6 +83,40 @@ struct EventStreamResponse: Sendable {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
             first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
             onEnd: release)
+    }
+
+    /// Several sources resuming from one position: live first (held at a gate), then the
+    /// history of all of them merged in log order, then the held events the history missed.
+    private func subscribeMerged(
+        _ sources: [Source], after: SequenceNumber, principal: String?, outlet: StreamOutlet
+    ) async throws -> [HubSubscription] {
+        let gate = MergedReplayGate(limit: hub.configuration.replayBufferLimit)
+        let sinks = sources.map { EventStreamSink(outlet: outlet, formatKey: $0.formatKey, encode: $0.encode, takesBatches: false) }
+        var subscriptions: [HubSubscription] = []
+        do {
+            for (index, source) in sources.enumerated() {
+                let gated = GatedSubscriber(gate: gate, source: index, inner: sinks[index])
+                subscriptions.append(try await hub.subscribe(source.filter, subscriber: gated, principal: principal, admits: source.admits))
+            }
+            var reader = MergedLogReader(store: hub.store, filters: sources.map(\.filter), after: after, pageSize: hub.configuration.replayPageSize)
+            var replayed = after
+            while let (change, matched) = try await reader.next() {
+                let event = HubEvent(change)
+                for index in matched where sources[index].admits?(change.path) ?? true {
+                    guard sinks[index].receive(event) else { throw HubDropReason.tooSlow }
+                }
+                replayed = change.sequence
+            }
+            guard gate.goLive(after: replayed, { index, event in sinks[index].receive(event) }) else { throw HubDropReason.replayOverrun }
+        } catch let reason as HubDropReason {
+            for subscription in subscriptions { subscription.cancel() }
+            sinks.first?.hubDidDrop(reason: reason)
+            return []
+        } catch {
+            for subscription in subscriptions { subscription.cancel() }
+            throw error
+        }
+        return subscriptions
     }
 }
 

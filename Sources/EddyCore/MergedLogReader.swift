@@ -1,0 +1,44 @@
+/// Reads the change log after one position for several filters at once, in log order: one
+/// page per filter at a time, merged by sequence number. A subscription to several resources
+/// that resumes from one position must replay them interleaved as they were committed — one
+/// filter after another would hand the client a later position before earlier events of the
+/// other filters, and a client resuming from it would never get those.
+public struct MergedLogReader: Sendable {
+    private let store: any ResourceStore
+    private let filters: [SubscriptionFilter]
+    private let pageSize: Int
+    private var cursors: [SequenceNumber]
+    private var pages: [ArraySlice<ChangeEvent>]
+    private var exhausted: [Bool]
+
+    public init(store: any ResourceStore, filters: [SubscriptionFilter], after: SequenceNumber, pageSize: Int) {
+        self.store = store
+        self.filters = filters
+        self.pageSize = max(1, pageSize)
+        cursors = Array(repeating: after, count: filters.count)
+        pages = Array(repeating: [], count: filters.count)
+        exhausted = Array(repeating: false, count: filters.count)
+    }
+
+    /// The next event of any filter, with the indices of every filter it matches; nil at the
+    /// end of what the log holds now. Throws what `events(after:)` throws (history truncated).
+    public mutating func next() async throws -> (change: ChangeEvent, filters: [Int])? {
+        for index in filters.indices where pages[index].isEmpty && !exhausted[index] {
+            let page = try await store.events(after: cursors[index], matching: filters[index], limit: pageSize)
+            pages[index] = page[...]
+            if let last = page.last { cursors[index] = last.sequence }
+            if page.count < pageSize { exhausted[index] = true }
+        }
+        var earliest: ChangeEvent?
+        for page in pages {
+            if let head = page.first, head.sequence < earliest?.sequence ?? .max { earliest = head }
+        }
+        guard let earliest else { return nil }
+        var matched: [Int] = []
+        for index in pages.indices where pages[index].first?.sequence == earliest.sequence {
+            pages[index] = pages[index].dropFirst()
+            matched.append(index)
+        }
+        return (earliest, matched)
+    }
+}
