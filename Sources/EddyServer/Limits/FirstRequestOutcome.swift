@@ -117,9 +117,9 @@ final class FirstRequestOutcomeHandler: ChannelInboundHandler, RemovableChannelH
             context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
             let pipeline = NIOLoopBound(context.pipeline, eventLoop: context.eventLoop)
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in Self.close(pipeline.value) }
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in pipeline.value.closeAsIfInputEnded() }
         case .close:
-            Self.close(context.pipeline)
+            context.pipeline.closeAsIfInputEnded()
         case .takeOverWebSocket:
             WebSocketTakeover.adopt(context.pipeline, maximumMessageBytes: maximumWebSocketMessageBytes, logger: logger)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -127,12 +127,14 @@ final class FirstRequestOutcomeHandler: ChannelInboundHandler, RemovableChannelH
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }
+}
 
-    /// Closes as the end of the client's input would: the upgrade handler then gives up its
-    /// decision as for a client that left, which Hummingbird does not log as an error — a
-    /// client must not be able to fill the error log with malformed requests.
-    private static func close(_ pipeline: ChannelPipeline) {
-        pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        pipeline.close(promise: nil)
+extension ChannelPipeline {
+    /// Closes a connection whose first request is undecided as the end of the client's input
+    /// would: the upgrade handler then gives up its decision as for a client that left, which
+    /// Hummingbird does not log as an error. A client must not fill the error log at will.
+    func closeAsIfInputEnded() {
+        fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        close(promise: nil)
     }
 }
