@@ -46,14 +46,20 @@ import Glibc
         }
     }
 
-    @Test func aFragmentedMessageSentWithTheUpgradeIsJoined() async throws {
+    /// The first fragment comes with the upgrade request, the last once the socket is served
+    /// from its pipeline: both halves must meet in one place.
+    @Test func aMessageFragmentedAcrossTheTakeoverIsJoined() async throws {
         try await TestServer.with { server in
             let port = server.port
-            let frames =
-                HostileSocket.frame(opcode: 0x1, payload: Array(Self.subscribe[..<10]), fin: false)
-                + HostileSocket.frame(opcode: 0x0, payload: Array(Self.subscribe[10...]))
+            let before = server.server.connections.connectionTasks
+            let first = HostileSocket.frame(opcode: 0x1, payload: Array(Self.subscribe[..<10]), fin: false)
+            let socket = try await blocking {
+                try HostileSocket.open(port: port, path: LiveEndpoints.multiplexSocket, protocol: "liveresource", sendingWithUpgrade: first)
+            }
+            // The socket's task ends once the socket is served from its pipeline.
+            try await StreamHandoffTests.eventually { server.server.connections.connectionTasks <= before }
             let reply = try await blocking { () -> String in
-                let socket = try HostileSocket.open(port: port, path: LiveEndpoints.multiplexSocket, protocol: "liveresource", sendingWithUpgrade: frames)
+                try socket.sendBytes(HostileSocket.frame(opcode: 0x0, payload: Array(Self.subscribe[10...])))
                 return try RawSocket.nextText(socket)
             }
             #expect(reply == Self.subscribed)
