@@ -20,10 +20,11 @@ import Glibc
     /// The pongs wait in the server's outbound buffer; a client that never reads them must be
     /// cut off when that buffer is full, as one that does not read its messages, rather than
     /// growing the server's memory with every ping.
-    @Test(arguments: [LiveEndpoints.multiplexSocket, Concrnt.realtimePath])
-    func pingsWhosePongsAreNeverReadCloseTheSocket(path: String) async throws {
+    @Test(arguments: [LiveEndpoints.multiplexSocket, Concrnt.realtimePath, "Solid WebSocketChannel2023"])
+    func pingsWhosePongsAreNeverReadCloseTheSocket(surface: String) async throws {
         try await TestServer.with { server in
             let port = server.port
+            let path = surface.hasPrefix("/") ? surface : try await Self.solidSocketPath(server)
             let source = "127.0.0.31"
             let socket = try await blocking {
                 try HostileSocket.open(port: port, path: path, protocol: Self.subprotocol(for: path), source: source)
@@ -48,6 +49,18 @@ import Glibc
 
     /// The first fragment comes with the upgrade request, the last once the socket is served
     /// from its pipeline: both halves must meet in one place.
+    /// The path of a new Solid WebSocket channel's socket.
+    static func solidSocketPath(_ server: TestServer) async throws -> String {
+        _ = try await server.send(.PUT, "/notes/flooded", json: #"{"v":0}"#)
+        let topic = server.baseURL + "/notes/flooded"
+        let service = try await SolidTests.discoverService(topic, type: "WebSocketChannel2023")
+        let channel = try #require(try await SolidTests.subscribe(service, type: "WebSocketChannel2023", topic: topic).json)
+        guard case .string(let url)? = channel["receiveFrom"], let components = URLComponents(string: url) else {
+            throw TestFailure("no receiveFrom in \(channel)")
+        }
+        return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
     @Test func aMessageFragmentedAcrossTheTakeoverIsJoined() async throws {
         try await TestServer.with { server in
             let port = server.port
