@@ -168,7 +168,10 @@ public struct EddyServer: Sendable {
         let limits = configuration
         let logger = self.logger
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [HeaderLimitHandler(maximumBytes: limits.maximumHeaderBytes, logger: logger)],
+            additionalChannelHandlers: [
+                HeaderLimitHandler(maximumBytes: limits.maximumHeaderBytes, logger: logger),
+                BodyTimeoutHandler(timeout: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)), logger: logger),
+            ],
             idleTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeaderBytes, maxHeaderListSize: limits.maximumHeaderBytes, maxHeaderFieldCount: 200))
@@ -179,17 +182,16 @@ public struct EddyServer: Sendable {
             maxFrameSize: limits.maximumWebSocketMessageBytes, autoPing: .enabled(timePeriod: .seconds(limits.webSocketPingSeconds)))
         webSocket.validateUTF8 = true
         let upgrading = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: webSocket)
-        let firstRequestGuard: @Sendable () -> FirstRequestGuard = {
-            FirstRequestGuard(
-                timeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)), maximumHeaderBytes: limits.maximumHeaderBytes, logger: logger)
-        }
+        let firstRequest = FirstRequestHandlers(
+            timeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)), maximumHeaderBytes: limits.maximumHeaderBytes,
+            maximumWebSocketMessageBytes: limits.maximumWebSocketMessageBytes, logger: logger)
         guard let certificateFile = limits.tlsCertificateFile, let keyFile = limits.tlsKeyFile else {
             return HTTPServerBuilder { responder in
                 GuardedChannel(
                     base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrading, shouldUpgrade: { request, channel, _ in
                         await routes.shouldUpgrade(request, channel: channel)
                     }),
-                    limiter: connections, firstRequestGuard: firstRequestGuard, mailboxes: mailboxes)
+                    limiter: connections, firstRequest: firstRequest, mailboxes: mailboxes)
             }
         }
         let tls: TLSConfiguration
@@ -209,8 +211,8 @@ public struct EddyServer: Sendable {
                         await routes.shouldUpgrade(request, channel: channel)
                     }),
                     http2: HTTP2Channel(responder: responder, configuration: http2),
-                    firstRequestGuard: firstRequestGuard, mailboxes: mailboxes),
-                limiter: connections, firstRequestGuard: nil, mailboxes: mailboxes)
+                    firstRequest: firstRequest, mailboxes: mailboxes),
+                limiter: connections, firstRequest: nil, mailboxes: mailboxes)
         }
     }
 }

@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a connection may take to send a request head, counted from when it opened or
     /// its previous response ended; also how long an idle keep-alive connection is kept.
     public var headerTimeoutSeconds: Double = 30
+    /// Seconds a request body may take to arrive in full, counted from the end of its head
+    /// (408 beyond): a body trickled a byte at a time never looks idle.
+    public var bodyTimeoutSeconds: Double = 60
     /// Open connections one client address may hold (429, or closed for TLS, beyond it).
     public var maximumConnectionsPerAddress: Int = 1000
     /// Resources one multiplexed request or WebSocket may watch at once.

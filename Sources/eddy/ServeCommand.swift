@@ -83,6 +83,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection may take to send a request head, and idle keep-alive lifetime (EDDY_HEADER_TIMEOUT).")
     var headerTimeout: Double = environment("HEADER_TIMEOUT").flatMap(Double.init) ?? 30
 
+    @Option(help: "Seconds a request body may take to arrive in full after its head; 408 beyond (EDDY_BODY_TIMEOUT).")
+    var bodyTimeout: Double = environment("BODY_TIMEOUT").flatMap(Double.init) ?? 60
+
     @Option(help: "Open connections per client address (EDDY_MAX_CONNECTIONS_PER_ADDRESS).")
     var maxConnectionsPerAddress: Int = environment("MAX_CONNECTIONS_PER_ADDRESS").flatMap(Int.init) ?? 1000
 
@@ -136,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBodyBytes > 0, maxList > 0, retainEvents > 0, retainSeconds > 0, retentionInterval > 0, subscriberBuffer > 0
         else { throw ValidationError("limits must be positive numbers") }
         guard sharedKeys >= 0 else { throw ValidationError("--shared-keys must be 0 or more") }
+        guard bodyTimeout > 0 else { throw ValidationError("--body-timeout must be positive") }
         guard keepAlive > 0, headerTimeout > 0, writeRate > 0, writeBurst >= 1, maxHeaderBytes >= 1024, maxConnectionsPerAddress > 0
         else { throw ValidationError("--keep-alive, --header-timeout, --write-rate, --write-burst, --max-header-bytes (≥ 1024) and --max-connections-per-address must be positive") }
         guard maxWait > 0, maxSubscriptions > 0, maxWsMessageBytes >= 256, wsPing > 0, maxRegistrations > 0, webhookAttempts > 0,
@@ -193,6 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.tlsKeyFile = (tlsKey ?? environment("TLS_KEY")).map { URL(fileURLWithPath: $0) }
         configuration.maximumHeaderBytes = maxHeaderBytes
         configuration.headerTimeoutSeconds = headerTimeout
+        configuration.bodyTimeoutSeconds = bodyTimeout
         configuration.maximumConnectionsPerAddress = maxConnectionsPerAddress
         configuration.writesPerSecond = writeRate
         configuration.writeBurst = writeBurst

@@ -87,9 +87,9 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         refused = false
         let problem = Problem(
             .tooManyRequests, "too-many-connections", "this address holds the maximum of \(limiter.maximumPerAddress) open connections")
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let pipeline = NIOLoopBound(context.pipeline, eventLoop: context.eventLoop)
         context.writeAndFlush(NIOAny(problem.closingHTTP1Response(extraHeaders: ["Retry-After: 1"]))).whenComplete { _ in
-            bound.value.close(promise: nil)
+            pipeline.value.closeAsIfInputEnded()
         }
     }
 
@@ -110,8 +110,8 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         if plaintext {
             refused = true
             // A client that never sends anything is not waited for.
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
+            let pipeline = NIOLoopBound(context.pipeline, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .seconds(5)) { pipeline.value.closeAsIfInputEnded() }
         } else {
             context.close(promise: nil)
         }

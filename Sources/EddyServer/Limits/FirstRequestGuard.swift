@@ -82,3 +82,23 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(NIOAny(problem.closingHTTP1Response())).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }
+
+/// Makes the handlers that watch a connection until its first request is decided: the guard in
+/// front of the HTTP codec, and the `FirstRequestOutcomeHandler` behind the upgrade handler.
+struct FirstRequestHandlers: Sendable {
+    let timeout: TimeAmount
+    let maximumHeaderBytes: Int
+    let maximumWebSocketMessageBytes: Int
+    let logger: Logger
+
+    func makeGuard() -> FirstRequestGuard {
+        FirstRequestGuard(timeout: timeout, maximumHeaderBytes: maximumHeaderBytes, logger: logger)
+    }
+
+    /// Once Hummingbird has set up its HTTP/1 pipeline on `channel`, on its event loop.
+    func addOutcomeHandler(to channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(
+            FirstRequestOutcomeHandler(
+                maximumHeaderBytes: maximumHeaderBytes, maximumWebSocketMessageBytes: maximumWebSocketMessageBytes, logger: logger))
+    }
+}

@@ -31,15 +31,8 @@ final class HeaderLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         logger.warning("request refused: header section too large", metadata: ["limit": "\(maximumBytes)"])
         let problem = Problem(
-            .init(code: 431, reasonPhrase: "Request Header Fields Too Large"), "headers-too-large",
+            .requestHeaderFieldsTooLarge, "headers-too-large",
             "the request's header section exceeds \(maximumBytes) bytes")
-        let body = ByteBuffer(string: problem.jsonText)
-        let head = HTTPResponse(
-            status: problem.status,
-            headerFields: [.contentType: "application/problem+json", .contentLength: String(body.readableBytes), .connection: "close"])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
+        problem.writeClosing(to: context)
     }
 }

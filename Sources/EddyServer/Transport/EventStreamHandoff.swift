@@ -317,6 +317,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         }
         remove(HTTPConnectionStateHandler.self)
         remove(HeaderLimitHandler.self)
+        remove(BodyTimeoutHandler.self)
         remove(HTTP1ToHTTPServerCodec.self)
         remove(HTTPResponseEncoder.self)
         guard let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }

@@ -18,14 +18,14 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
     let sslContext: NIOSSLContext
     let http1: HTTP1
     let http2: HTTP2Channel
-    let firstRequestGuard: @Sendable () -> FirstRequestGuard
+    let firstRequest: FirstRequestHandlers
     let mailboxes: FrameMailboxes
 
-    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel, firstRequestGuard: @escaping @Sendable () -> FirstRequestGuard,
+    init(tlsConfiguration: TLSConfiguration, http1: HTTP1, http2: HTTP2Channel, firstRequest: FirstRequestHandlers,
         mailboxes: FrameMailboxes)
         throws
     {
-        self.firstRequestGuard = firstRequestGuard
+        self.firstRequest = firstRequest
         self.mailboxes = mailboxes
         var tlsConfiguration = tlsConfiguration
         tlsConfiguration.applicationProtocols = ["h2", "http/1.1"]
@@ -38,9 +38,10 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
         let http1 = self.http1
         let http2 = self.http2
         let mailboxes = self.mailboxes
+        let firstRequest = self.firstRequest
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
-            try channel.pipeline.syncOperations.addHandler(firstRequestGuard())
+            try channel.pipeline.syncOperations.addHandler(firstRequest.makeGuard())
             let negotiation = NIOTypedApplicationProtocolNegotiationHandler<NIONegotiatedHTTPVersion<HTTP1.Value, HTTP2Channel.Value>> { result in
                 switch result {
                 case .negotiated("h2"):
@@ -52,7 +53,10 @@ struct SecureHTTPChannel<HTTP1: ServerChildChannel>: ServerChildChannel {
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
-                    return http1.setup(channel: channel, logger: logger).map { .http1_1($0) }
+                    return http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+                        try firstRequest.addOutcomeHandler(to: channel)
+                        return .http1_1(value)
+                    }
                 case .negotiated:
                     return channel.close().flatMap { channel.eventLoop.makeFailedFuture(NIOHTTP2Errors.invalidALPNToken()) }
                 }

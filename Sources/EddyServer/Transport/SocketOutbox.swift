@@ -107,11 +107,12 @@ final class SocketOutbox: Sendable {
         ended: @escaping @Sendable () -> Void
     ) async throws {
         if case .frames(let handoff, let connection) = route,
-            let takeover = await WebSocketTakeover.install(
+            let takeover = await WebSocketTakeover.attach(
                 on: connection.channel, handoff: handoff, maximumMessageBytes: maximumMessageBytes, pinger: connection.pinger,
                 service: .init(text: handle, nonText: nonText, ended: ended), logger: logger)
         {
-            // The handlers' stream now ends after what they took before the takeover.
+            // The handlers' stream now ends after what they took before the takeover (nothing,
+            // when it was adopted at the upgrade).
             var earlier: [WebSocketTakeover.Earlier] = []
             do {
                 for try await message in inbound.messages(maxSize: maximumMessageBytes) {

@@ -2,17 +2,23 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// Serves an upgraded WebSocket from its pipeline once the socket's service has set it up
-/// (issue #7). Before, hummingbird-websocket's handler ran a task group with a ping task, and the
-/// service a task group of its own, for the socket's whole life, and the connection's own task
-/// waited for the channel to close. Now they all end once the socket is set up: an idle socket
-/// holds no task, and none of the memory a task's allocator grew to during the upgrade.
+/// Serves an upgraded WebSocket from its pipeline (issue #7): an idle socket holds no task, and
+/// none of the memory a task's allocator grew to during the upgrade.
 ///
-/// Sits right behind the frame decoder. Client frames stop here: pings are answered, fragments
-/// joined, text checked as UTF-8 and handed to the service one message at a time (with a task
-/// only while messages wait). The handlers behind it are told that input and output are closed, and
-/// whatever they still write, flush or close is dropped: they no longer own the socket. The service's
-/// messages go out through the connection's `EventStreamHandoff`, as ready-made frames.
+/// It is put right behind the frame decoder at the upgrade itself (`adopt`), before the first
+/// frame is decoded, so every client frame is checked here (RFC 6455 §5: masked, no reserved
+/// bits, known opcodes, else 1002), pings are answered, fragments joined, and text checked as
+/// UTF-8 — also the frames a client sends in the same packet as its upgrade request. Messages
+/// wait (a bounded number; then the socket is not read) until the socket's service `attach`es,
+/// and are then handed to it one at a time (with a task only while messages wait).
+///
+/// The handlers behind (hummingbird-websocket's) never see a frame. Until the service attaches,
+/// what they write or close passes through (a service that refuses the socket closes it that
+/// way); from then on they are told that input and output are closed, and whatever they still
+/// write, flush or close is dropped. The service's messages go out through the connection's
+/// `EventStreamHandoff`, as ready-made frames; replies to the client's control frames go out
+/// from here, and count against the same bound: a client that sends pings without reading the
+/// pongs is cut off once the channel stops being writable, as one that does not read its messages.
 ///
 /// `keepAliveBeat` and `closeAfterMessages` may be called from any thread; everything else is
 /// confined to the event loop, which is what makes it `Sendable`.
@@ -29,25 +35,30 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         let ended: @Sendable () -> Void
     }
 
-    /// Messages the handlers behind took before the takeover; they are served first.
-    enum Earlier: Sendable {
+    /// A complete message from the client.
+    enum Message: Sendable {
         case text(String)
         case nonText
     }
 
-    private let service: Service
-    private let handoff: EventStreamHandoff
+    /// Messages the handlers behind took before the takeover (only on a pipeline it was not
+    /// adopted into); they are served first.
+    typealias Earlier = Message
+
     private let eventLoop: any EventLoop
-    private let maximumMessageBytes: Int
+    private var maximumMessageBytes: Int
     private let logger: Logger
     private var context: ChannelHandlerContext?
+    /// Set when the service attaches.
+    private var service: Service?
+    private var handoff: EventStreamHandoff?
 
     private var fragments: ByteBuffer?
     private var fragmentsAreText = false
-    /// Text messages waiting for the service, and whether a task is taking them.
-    private var pending: [String] = []
+    /// Messages waiting for the service, and whether a task is taking them.
+    private var pending: [Message] = []
     private var dispatching = false
-    /// False until the earlier messages are in `pending`.
+    /// False until the service has attached and the earlier messages are in `pending`.
     private var started = false
     private var reading = true
     private var awaitingPong = false
@@ -60,39 +71,49 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     static let pendingLimit = 32
     static let closeTimeout = TimeAmount.seconds(10)
 
-    private init(handoff: EventStreamHandoff, eventLoop: any EventLoop, maximumMessageBytes: Int, service: Service, logger: Logger) {
-        self.handoff = handoff
+    private init(eventLoop: any EventLoop, maximumMessageBytes: Int, logger: Logger) {
         self.eventLoop = eventLoop
         self.maximumMessageBytes = maximumMessageBytes
-        self.service = service
         self.logger = logger
     }
 
-    /// Takes `channel` over from the handlers behind its frame decoder, and ends their input.
-    /// Nil when the pipeline is not an upgraded WebSocket's.
-    static func install(
+    /// Puts a takeover behind the frame decoder of a channel that has just been upgraded, before
+    /// the bytes that came with the upgrade request are decoded. On the event loop.
+    static func adopt(_ pipeline: ChannelPipeline, maximumMessageBytes: Int, logger: Logger) {
+        let operations = pipeline.syncOperations
+        guard let decoder = try? operations.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self) else { return }
+        let takeover = WebSocketTakeover(eventLoop: pipeline.eventLoop, maximumMessageBytes: maximumMessageBytes, logger: logger)
+        guard (try? operations.addHandler(takeover, position: .after(decoder.handler))) != nil else { return }
+        // Reads are asked for from here now: the handlers behind would hold theirs back.
+        takeover.context?.read()
+    }
+
+    /// Hands `channel`'s socket to its service, taking it over from the handlers behind its frame
+    /// decoder if no takeover was adopted at the upgrade. Nil when the pipeline is not an
+    /// upgraded WebSocket's.
+    static func attach(
         on channel: any Channel, handoff: EventStreamHandoff, maximumMessageBytes: Int, pinger: KeepAliveTicker, service: Service,
         logger: Logger
     ) async -> WebSocketTakeover? {
         try? await channel.eventLoop.submit { () -> WebSocketTakeover? in
             let pipeline = channel.pipeline.syncOperations
-            guard channel.isActive, let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-            else { return nil }
-            let takeover = WebSocketTakeover(
-                handoff: handoff, eventLoop: channel.eventLoop, maximumMessageBytes: maximumMessageBytes, service: service, logger: logger)
-            guard (try? pipeline.addHandler(takeover, position: .after(decoder.handler))) != nil, let context = takeover.context else {
-                return nil
+            guard channel.isActive else { return nil }
+            if (try? pipeline.handler(type: WebSocketTakeover.self)) == nil {
+                adopt(channel.pipeline, maximumMessageBytes: maximumMessageBytes, logger: logger)
             }
-            // To the handlers behind, the connection is over: their stream ends after the frames
-            // decoded so far, and what they still write fails at once rather than waiting. Not
-            // by an inactive channel: hummingbird-websocket would then close the channel and wait
-            // for it to be closed, keeping the connection's task and its memory for the socket's
-            // life. With its output closed, its closing frame fails and the task ends.
+            guard let takeover = try? pipeline.handler(type: WebSocketTakeover.self), let context = takeover.context, !takeover.ended
+            else { return nil }
+            takeover.service = service
+            takeover.handoff = handoff
+            takeover.maximumMessageBytes = maximumMessageBytes
+            // To the handlers behind, the connection is over: their stream ends, and what they
+            // still write fails at once rather than waiting. Not by an inactive channel:
+            // hummingbird-websocket would then close the channel and wait for it to be closed,
+            // keeping the connection's task and its memory for the socket's life. With its output
+            // closed, its closing frame fails and the task ends.
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             context.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
             takeover.pinging = pinger.register(takeover)
-            // Reads are asked for from here now: the handlers behind may hold theirs back.
-            context.read()
             return takeover
         }.get()
     }
@@ -100,14 +121,7 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     /// Serves the messages taken before the takeover, then everything after.
     func start(after earlier: [Earlier]) {
         eventLoop.execute {
-            var texts: [String] = []
-            for message in earlier {
-                switch message {
-                case .text(let text): texts.append(text)
-                case .nonText: self.service.nonText()
-                }
-            }
-            self.pending.insert(contentsOf: texts, at: 0)
+            self.pending.insert(contentsOf: earlier, at: 0)
             self.started = true
             self.dispatchIfNeeded()
         }
@@ -116,11 +130,14 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     /// Closes the socket once the messages posted before are written: normally, or with 1008
     /// when the client did not read them.
     func closeAfterMessages(tooSlow: Bool) {
-        handoff.releaseWebSocket().whenComplete { _ in
-            if tooSlow {
-                self.sendClose(.policyViolation, reason: "too slow: messages were not read")
-            } else {
-                self.sendClose(.normalClosure, reason: nil)
+        eventLoop.execute {
+            guard let handoff = self.handoff else { return self.sendClose(.normalClosure, reason: nil) }
+            handoff.releaseWebSocket().whenComplete { _ in
+                if tooSlow {
+                    self.sendClose(.policyViolation, reason: "too slow: messages were not read")
+                } else {
+                    self.sendClose(.normalClosure, reason: nil)
+                }
             }
         }
     }
@@ -144,7 +161,7 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     }
 
     private func received(_ frame: WebSocketFrame) {
-        guard frame.reservedBits.isEmpty else { return sendClose(.protocolError, reason: "reserved bits set") }
+        if let refusal = Self.protocolViolation(in: frame) { return sendClose(.protocolError, reason: refusal) }
         switch frame.opcode {
         case .connectionClose:
             if closing { return closeConnection() }
@@ -154,7 +171,10 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
             sendClose(code.flatMap { Self.isEchoable($0) ? $0 : nil } ?? .normalClosure, reason: nil)
             closeConnection()
         case .ping:
-            guard !closing else { return }
+            guard !closing, let context else { return }
+            // Pongs wait in the same outbound buffer as the service's messages: a client that
+            // pings without reading the pongs is as slow as one that does not read its messages.
+            guard context.channel.isWritable else { return cutOffForNotReading() }
             write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
         case .pong:
             awaitingPong = false
@@ -185,39 +205,58 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         }
     }
 
-    private func complete(_ message: ByteBuffer, isText: Bool) {
-        guard isText else { return service.nonText() }
-        guard let text = String(validating: message.readableBytesView, as: UTF8.self) else {
-            return sendClose(.dataInconsistentWithMessage, reason: "text is not UTF-8")
+    /// Why RFC 6455 §5 has the server fail the connection on `frame`, if it does.
+    static func protocolViolation(in frame: WebSocketFrame) -> String? {
+        // §5.1: a client masks every frame.
+        guard frame.maskKey != nil else { return "client frames must be masked" }
+        // §5.2: no extension is negotiated, so no reserved bit may be set.
+        guard frame.reservedBits.isEmpty else { return "reserved bits set" }
+        switch frame.opcode {
+        case .text, .binary, .continuation: return nil
+        // §5.5: control frames are never fragmented.
+        case .connectionClose, .ping, .pong: return frame.fin ? nil : "a fragmented control frame"
+        default: return "unknown opcode"
         }
-        pending.append(text)
+    }
+
+    private func complete(_ message: ByteBuffer, isText: Bool) {
+        if isText {
+            guard let text = String(validating: message.readableBytesView, as: UTF8.self) else {
+                return sendClose(.dataInconsistentWithMessage, reason: "text is not UTF-8")
+            }
+            pending.append(.text(text))
+        } else {
+            pending.append(.nonText)
+        }
         if pending.count >= Self.pendingLimit { reading = false }
         dispatchIfNeeded()
     }
 
     private func dispatchIfNeeded() {
-        guard started, !dispatching, !ended, !pending.isEmpty else { return }
+        guard started, !dispatching, !ended, !pending.isEmpty, let service else { return }
         dispatching = true
-        let handle = service.text
         let eventLoop = self.eventLoop
         Task {
-            while let text = try? await eventLoop.submit({ self.nextPending() }).get() {
-                await handle(text)
+            while let message = try? await eventLoop.submit({ self.nextPending() }).get() {
+                switch message {
+                case .text(let text): await service.text(text)
+                case .nonText: service.nonText()
+                }
             }
         }
     }
 
-    private func nextPending() -> String? {
+    private func nextPending() -> Message? {
         guard !ended, !pending.isEmpty else {
             dispatching = false
             return nil
         }
-        let text = pending.removeFirst()
+        let message = pending.removeFirst()
         if !reading, pending.count <= Self.pendingLimit / 2 {
             reading = true
             context?.read()
         }
-        return text
+        return message
     }
 
     private func write(_ frame: WebSocketFrame) {
@@ -241,13 +280,21 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         context?.close(promise: nil)
     }
 
+    /// Closes at once: the client reads nothing, so it would not read our close frame either,
+    /// and what waits for it in the outbound buffer is released with the channel.
+    private func cutOffForNotReading() {
+        logger.notice("WebSocket closed: the client does not read the replies to its frames")
+        sendClose(.policyViolation, reason: "too slow: replies were not read")
+        closeConnection()
+    }
+
     private func end() {
         guard !ended else { return }
         ended = true
         pending.removeAll()
         pinging?.cancel()
         pinging = nil
-        service.ended()
+        service?.ended()
     }
 
     private static func isEchoable(_ code: WebSocketErrorCode) -> Bool {
@@ -304,16 +351,31 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        // From the handlers behind, which no longer own the socket.
-        promise?.succeed()
+        // From the handlers behind: dropped once they no longer own the socket.
+        guard service == nil else {
+            promise?.succeed()
+            return
+        }
+        if unwrapOutboundIn(data).opcode == .connectionClose, !closing {
+            // Their close (a service refusing the socket): the client's reply ends the connection.
+            closing = true
+            context.eventLoop.scheduleTask(in: Self.closeTimeout) { self.closeConnection() }
+        }
+        context.write(data, promise: promise)
     }
 
-    func flush(context: ChannelHandlerContext) {}
+    func flush(context: ChannelHandlerContext) {
+        if service == nil { context.flush() }
+    }
 
     /// Reads are asked for in `channelReadComplete`, as long as the service keeps up.
     func read(context: ChannelHandlerContext) {}
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        promise?.succeed()
+        guard service == nil else {
+            promise?.succeed()
+            return
+        }
+        context.close(mode: mode, promise: promise)
     }
 }
