@@ -36,6 +36,46 @@ import Testing
         }
     }
 
+    static func withOpenServer(_ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> Void) async throws {
+        let file = try Tokens.writePolicy(Self.policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+            configure(&$0)
+        }) { server in try await body(server) }
+    }
+
+    @Test func aKelvinSignSubjectNeitherListsNorDeletesKevinsCallbacks() async throws {
+        try await Self.withOpenServer({ $0.allowOutbound = [CIDR("127.0.0.0/8")!] }) { server in
+            let kevin = try await Tokens.bearer("Kevin")
+            let kelvin = try await Tokens.bearer("\u{212A}evin")
+            _ = try await server.send(.PUT, "/u/hooked", headers: [kevin], json: "{}")
+            let callbacks = try #require(try await server.send(.GET, "/u/hooked").links["value-callback"])
+            let target = "http://127.0.0.1:9/hook"
+            let registered = try await TestHTTP.send(.POST, callbacks, headers: [kevin], body: #"{"callback_uri":"\#(target)"}"#)
+            #expect(registered.status == 201, "\(registered.body)")
+            #expect(try await TestHTTP.send(.GET, callbacks, headers: [kevin]).json?.arrayCount == 1)
+            #expect(try await TestHTTP.send(.GET, callbacks, headers: [kelvin]).body == "[]")
+            let subscription = callbacks + target.percentEncodedSegment()
+            #expect(try await TestHTTP.send(.DELETE, subscription, headers: [kelvin]).status == 403)
+            #expect(try await TestHTTP.send(.DELETE, subscription, headers: [kevin]).status == 204)
+        }
+    }
+
+    @Test func aKelvinSignSubjectHasItsOwnWriteBudget() async throws {
+        try await Self.withOpenServer({
+            $0.writesPerSecond = 0.001
+            $0.writeBurst = 1
+        }) { server in
+            let kevin = try await Tokens.bearer("Kevin")
+            let kelvin = try await Tokens.bearer("\u{212A}evin")
+            #expect(try await server.send(.PUT, "/u/a", headers: [kevin], json: "{}").status == 201)
+            #expect(try await server.send(.PUT, "/u/b", headers: [kelvin], json: "{}").status == 201)
+            #expect(try await server.send(.PUT, "/u/c", headers: [kevin], json: "{}").status == 429)
+        }
+    }
+
     @Test func aValueStreamGetsOnlyItsOwnResource() async throws {
         try await TestServer.with { server in
             let composed = "/u/caf%C3%A9"
@@ -52,6 +92,13 @@ import Testing
             #expect(try await server.send(.GET, decomposed).body == #"{"other":true}"#)
             #expect(try await server.send(.GET, composed).body == #"{"v":1}"#)
         }
+    }
+}
+
+extension JSONValue {
+    fileprivate var arrayCount: Int? {
+        if case .array(let items) = self { return items.count }
+        return nil
     }
 }
 
