@@ -122,6 +122,8 @@ public enum JSONValue: Hashable, Sendable {
     }
 }
 
+/// Through `Codable` an object's members come and go as a `Dictionary`: decoding loses their
+/// order and keeps one of two canonically equivalent names. Parse text with `init(parsing:)`.
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -154,7 +156,15 @@ extension JSONValue: Codable {
             try container.encode(number)
         case .string(let string): try container.encode(string)
         case .array(let items): try container.encode(items)
-        case .object(let members):
+        case .object(let members): try container.encode(EncodedObject(members: members))
+        }
+    }
+
+    /// An object's members in their order, through a keyed container.
+    private struct EncodedObject: Encodable {
+        let members: JSONObject
+
+        func encode(to encoder: any Encoder) throws {
             var keyed = encoder.container(keyedBy: MemberName.self)
             for member in members { try keyed.encode(member.value, forKey: MemberName(stringValue: member.name)) }
         }

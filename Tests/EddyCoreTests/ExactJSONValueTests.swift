@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import EddyCore
@@ -34,6 +35,11 @@ import Testing
         let current = try JSONValue(parsing: #"{"z":1.0,"a":12345678901234567890123,"m":{"y":1e3,"b":2},"gone":true}"#)
         let patch = try JSONValue(parsing: #"{"m":{"b":3,"new":1.50},"gone":null,"q":{"r":null,"s":1.0}}"#)
         #expect(current.merging(patch: patch).text == #"{"z":1.0,"a":12345678901234567890123,"m":{"y":1e3,"b":3,"new":1.50},"q":{"s":1.0}}"#)
+    }
+
+    @Test func encodesThroughCodable() throws {
+        let value = try JSONValue(parsing: #"{"b":1,"a":[true,null,"x"],"c":{"d":2.5}}"#)
+        #expect(try JSONValue(parsing: Array(try JSONEncoder().encode(value))) == value)
     }
 
     @Test func documentsKeepEveryByte() throws {
