@@ -40,6 +40,13 @@ enum JSONObjectScanner {
         return scanner.atEnd ? members : nil
     }
 
+    /// The first key that appears twice, comparing the bytes of the decoded keys: `String`
+    /// equality would take "\u{e9}" and "e\u{301}" for one key and the Kelvin sign for "K".
+    static func firstDuplicateKey(in members: [Member]) -> String? {
+        var seen = Set<[UInt8]>()
+        return members.first { !seen.insert(Array($0.key.utf8)).inserted }?.key
+    }
+
     private struct Cursor {
         let bytes: [UInt8]
         var index = 0

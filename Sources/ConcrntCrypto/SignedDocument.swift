@@ -45,6 +45,17 @@ public struct SignedDocument: Sendable, Equatable, Codable {
         } catch {
             throw .malformedEnvelope("not valid JSON")
         }
+        // Foundation keeps one of two members of one name, another parser may keep the other:
+        // an envelope with two `document`s would be verified as one and read as the other.
+        let bytes = Array(data)
+        guard let members = JSONObjectScanner.topLevelMembers(of: bytes) else { throw .malformedEnvelope("not a JSON object") }
+        if let name = JSONObjectScanner.firstDuplicateKey(in: members) { throw .malformedEnvelope("duplicate key \"\(name)\"") }
+        if let proof = members.first(where: { $0.key.utf8.elementsEqual("proof".utf8) }),
+            let proofMembers = JSONObjectScanner.topLevelMembers(of: Array(bytes[proof.valueRange])),
+            let name = JSONObjectScanner.firstDuplicateKey(in: proofMembers)
+        {
+            throw .malformedEnvelope("duplicate key \"proof.\(name)\"")
+        }
     }
 
     // MARK: Codable
@@ -205,12 +216,11 @@ public struct SignedDocument: Sendable, Equatable, Codable {
         guard let members = JSONObjectScanner.topLevelMembers(of: bytes) else {
             throw .malformedDocument("not a JSON object")
         }
-        var seen = Set<String>()
-        for member in members where !seen.insert(member.key).inserted {
+        if let name = JSONObjectScanner.firstDuplicateKey(in: members) {
             // Two parsers could disagree on which duplicate wins; refuse outright.
-            throw .malformedDocument("duplicate key \"\(member.key)\"")
+            throw .malformedDocument("duplicate key \"\(name)\"")
         }
-        let value = members.first { $0.key == "value" }.map {
+        let value = members.first { $0.key.utf8.elementsEqual("value".utf8) }.map {
             String(decoding: bytes[$0.valueRange], as: UTF8.self)
         }
 

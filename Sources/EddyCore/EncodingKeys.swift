@@ -9,7 +9,8 @@ public final class EncodingKeys: Sendable {
     /// Past this many keys, new ones are used as they come: they still match, only more slowly.
     /// Keys are never dropped, so this bounds what clients naming many URLs can make it hold.
     public let limit: Int
-    private let keys = Mutex<Set<String>>([])
+    /// By bytes: keys hold client-given URIs (see `ByteIdentity`).
+    private let keys = Mutex<Set<ByteIdentity>>([])
 
     public static let defaultLimit = 10_000
 
@@ -22,8 +23,8 @@ public final class EncodingKeys: Sendable {
         // Up to 15 bytes a string is held inline, and compares as two words.
         guard key.utf8.count > 15 else { return key }
         return keys.withLock { keys in
-            if let index = keys.firstIndex(of: key) { return keys[index] }
-            if keys.count < limit { keys.insert(key) }
+            if let index = keys.firstIndex(of: ByteIdentity(key)) { return keys[index].text }
+            if keys.count < limit { keys.insert(ByteIdentity(key)) }
             return key
         }
     }

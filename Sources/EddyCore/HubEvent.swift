@@ -39,12 +39,14 @@ private func cachedEncoding<Encoding: Sendable>(
 ) -> Encoding {
     // Look the entry up first: with an optional `Encoding`, casting a missing value would
     // succeed as nil.
-    if let entry = encodings.withLock({ $0.first(where: { $0.key == key }) }), let cached = entry.value as? Encoding {
+    // Keys hold client-given URIs: two that are canonically equivalent but not the same bytes
+    // name different resources and must not share an encoding.
+    if let entry = encodings.withLock({ $0.first(where: { $0.key.hasSameBytes(as: key) }) }), let cached = entry.value as? Encoding {
         return cached
     }
     let value = build()
     encodings.withLock { list in
-        if !list.contains(where: { $0.key == key }) { list.append((key, value)) }
+        if !list.contains(where: { $0.key.hasSameBytes(as: key) }) { list.append((key, value)) }
     }
     return value
 }

@@ -1,6 +1,7 @@
 /// A strict RFC 8259 parser: exactly one value, optional surrounding white space, no trailing
-/// commas, no comments, no leading zeros, valid escapes and UTF-8 only. Nesting is bounded so
-/// a hostile body cannot exhaust the stack.
+/// commas, no comments, no leading zeros, valid escapes and UTF-8 only, and (I-JSON, RFC 7493)
+/// no object naming a member twice. Nesting is bounded so a hostile body cannot exhaust the
+/// stack. Member order and the spelling of numbers are kept.
 struct JSONParser {
     static let maximumDepth = 256
 
@@ -61,22 +62,27 @@ struct JSONParser {
     private mutating func parseObject() throws(JSONError) -> JSONValue {
         try enter()
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members: [JSONObject.Member] = []
+        var names = Set<ByteIdentity>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(members)
+            return .object(JSONObject(uniqueMembers: members))
         }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let nameStart = index
             let key = try parseString()
+            guard names.insert(ByteIdentity(key)).inserted else {
+                throw .duplicateName("the member name \(JSONValue.quoted(key)) appears twice in one object at byte \(nameStart)")
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue()
+            members.append(JSONObject.Member(name: key, value: try parseValue()))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -86,7 +92,7 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
             index += 1
             depth -= 1
-            return .object(members)
+            return .object(JSONObject(uniqueMembers: members))
         }
     }
 
@@ -206,9 +212,10 @@ struct JSONParser {
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let integer = Int64(text) { return .int(integer) }
+        // Past a double's range a number means nothing to most readers (RFC 7493 §2.2).
         guard let double = Double(text), double.isFinite else { throw error("number out of range") }
-        return .double(double)
+        let parsed: JSONValue = if isInteger, let integer = Int64(text) { .int(integer) } else { .double(double) }
+        return parsed.text.utf8.elementsEqual(text.utf8) ? parsed : .number(text)
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

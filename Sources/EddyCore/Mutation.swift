@@ -2,14 +2,20 @@
 /// write, so two writers racing on one `If-Match` cannot both succeed.
 public struct Mutation: Sendable {
     public enum Operation: Sendable {
-        /// Create or replace the object with this value.
-        case put(JSONValue)
+        /// Create or replace the object with this text.
+        case put(JSONDocument)
         /// Apply an RFC 7396 merge patch to the existing object.
         case patch(JSONValue)
         /// Remove the object, leaving a tombstone event.
         case delete
         /// Create a child of the collection `path` with a server-made id.
-        case append(JSONValue)
+        case append(JSONDocument)
+
+        /// Create or replace the object with a value the server made.
+        public static func put(_ value: JSONValue) -> Operation { .put(JSONDocument(value)) }
+
+        /// Create a child with a value the server made.
+        public static func append(_ value: JSONValue) -> Operation { .append(JSONDocument(value)) }
     }
 
     public let path: ResourcePath
@@ -78,10 +84,13 @@ public struct StoredResource: Sendable, Hashable {
         Self.item(id: path.name, value: value)
     }
 
-    /// Splices `"id"` into the object's JSON text without re-parsing it, unless the object has
-    /// an `id` member of its own, which the collection's id replaces.
+    /// Splices `"id"` into the object's JSON text without re-parsing it, unless the object may
+    /// have an `id` member of its own (spelled plainly or with `\u` escapes), which the
+    /// collection's id replaces in its place.
     public static func item(id: String, value: String) -> String {
-        if value.contains("\"id\""), case .object(var members)? = try? JSONValue(parsing: value) {
+        if value.utf8.containsBytes(of: "\"id\"") || value.utf8.containsBytes(of: "\\u"),
+            case .object(var members)? = try? JSONValue(parsing: value), members["id"] != nil
+        {
             members["id"] = .string(id)
             return JSONValue.object(members).text
         }
@@ -102,5 +111,21 @@ public enum ResourceID {
     public static func make(from sequence: SequenceNumber) -> String {
         let digits = String(sequence, radix: 36)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}
+
+extension String.UTF8View {
+    /// A byte search: `String.contains` compares characters, which a combining mark after the
+    /// match would hide it from.
+    func containsBytes(of needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { needle in
+            guard let first = needle.first, count >= needle.count else { return false }
+            var start = startIndex
+            while let found = self[start...].firstIndex(of: first) {
+                if self[found...].starts(with: needle) { return true }
+                start = index(after: found)
+            }
+            return false
+        }
     }
 }

@@ -58,9 +58,9 @@ extension Mutation {
         let kind: ChangeKind
         let newValue: String?
         switch operation {
-        case .put(let value), .append(let value):
+        case .put(let document), .append(let document):
             kind = currentValue == nil ? .created : .updated
-            newValue = value.text
+            newValue = document.text
         case .patch(let patch):
             guard let currentValue else { return .refuse(.notFound) }
             let merged = try JSONValue(parsing: currentValue).merging(patch: patch)

@@ -1,6 +1,8 @@
 /// The name of a resource: `/a/b` is an object, `/a/` is a collection whose children are
 /// the objects one segment below it. Paths are kept percent-decoded; `description` is the
-/// canonical decoded form used as the store key.
+/// canonical decoded form used as the store key. Paths are identities: they compare, hash and
+/// sort by the bytes of that form (see `ByteIdentity`), so `/u/caf%C3%A9` and `/u/cafe%CC%81`
+/// are two resources everywhere, as they are in the store.
 public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let segments: [String]
     public let isCollection: Bool
@@ -66,11 +68,11 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// The decoded form names a path exactly, since no segment may hold a '/': one string to
     /// compare and hash instead of an array of them.
     public static func == (lhs: ResourcePath, rhs: ResourcePath) -> Bool {
-        lhs.description == rhs.description
+        lhs.description.hasSameBytes(as: rhs.description)
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(description)
+        hasher.combine(ByteIdentity(description))
     }
 
     /// The path as it appears in a URL: each segment percent-encoded.
@@ -98,7 +100,7 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// Whether `other` lies at or below this collection.
     public func contains(_ other: ResourcePath) -> Bool {
         guard isCollection else { return self == other }
-        return other.description.hasPrefix(description)
+        return other.description.hasBytePrefix(description)
     }
 
     /// Collections from the root down to this path's parent, nearest last.
@@ -107,12 +109,12 @@ public struct ResourcePath: Hashable, Sendable, Comparable, CustomStringConverti
     }
 
     public static func < (lhs: ResourcePath, rhs: ResourcePath) -> Bool {
-        lhs.description < rhs.description
+        ByteIdentity(lhs.description) < ByteIdentity(rhs.description)
     }
 
     static func validate(segment: String) throws(PathError) {
         if segment.isEmpty { throw PathError.invalid("empty path segment") }
-        if segment.hasPrefix(".") {
+        if segment.utf8.first == UInt8(ascii: ".") {
             throw PathError.reserved("segments starting with '.' are reserved for Eddy's own endpoints")
         }
         for scalar in segment.unicodeScalars {

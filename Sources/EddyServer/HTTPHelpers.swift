@@ -30,6 +30,11 @@ extension Request {
 
     /// Reads the body as JSON, enforcing the size limit and a JSON media type.
     mutating func jsonBody(maximumBytes: Int, accepting mediaTypes: Set<String>) async throws -> JSONValue {
+        try JSONValue(parsing: try await jsonBytes(maximumBytes: maximumBytes, accepting: mediaTypes).readableBytesView)
+    }
+
+    /// The body's bytes, after the same checks, for a caller that keeps them as they were sent.
+    mutating func jsonBytes(maximumBytes: Int, accepting mediaTypes: Set<String>) async throws -> ByteBuffer {
         guard let type = mediaType else {
             throw Problem(
                 .unsupportedMediaType, "unsupported-media-type",
@@ -40,9 +45,7 @@ extension Request {
                 .unsupportedMediaType, "unsupported-media-type",
                 "Content-Type \(type) is not accepted here; send one of \(mediaTypes.sorted().joined(separator: ", "))")
         }
-        let buffer = try await collectBody(upTo: maximumBytes)
-        let value = try JSONValue(parsing: buffer.readableBytesView)
-        return value
+        return try await collectBody(upTo: maximumBytes)
     }
 }
 

@@ -89,12 +89,9 @@ struct ResourceHandler: Sendable {
     }
 
     private func put(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
-        let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
-        guard case .object = value else {
-            throw Problem(.badRequest, "not-an-object", "a resource must be a JSON object")
-        }
+        let document = try await objectBody(&request, "a resource must be a JSON object")
         let mutation = try Mutation(
-            path: path, operation: .put(value), ifMatch: condition(request, .ifMatch), ifNoneMatch: condition(request, .ifNoneMatch))
+            path: path, operation: .put(document), ifMatch: condition(request, .ifMatch), ifNoneMatch: condition(request, .ifNoneMatch))
         return try await commit(mutation, exchange)
     }
 
@@ -113,11 +110,18 @@ struct ResourceHandler: Sendable {
     }
 
     private func append(_ request: inout Request, to collection: ResourcePath, _ exchange: Exchange) async throws -> Response {
-        let value = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
-        guard case .object = value else {
-            throw Problem(.badRequest, "not-an-object", "a collection item must be a JSON object")
+        let document = try await objectBody(&request, "a collection item must be a JSON object")
+        return try await commit(Mutation(path: collection, operation: .append(document)), exchange)
+    }
+
+    /// The body as the client sent it, once it is known to be one JSON object: it is stored and
+    /// served byte for byte.
+    private func objectBody(_ request: inout Request, _ refusal: String) async throws -> JSONDocument {
+        let body = try await request.jsonBytes(maximumBytes: configuration.maximumBodyBytes, accepting: Self.jsonTypes)
+        guard let document = try JSONDocument(validatingObject: body.readableBytesView) else {
+            throw Problem(.badRequest, "not-an-object", refusal)
         }
-        return try await commit(Mutation(path: collection, operation: .append(value)), exchange)
+        return document
     }
 
     private func commit(_ mutation: Mutation, _ exchange: Exchange) async throws -> Response {

@@ -65,7 +65,7 @@ struct WatchCommand: AsyncParsableCommand {
         switch value {
         case .object(let members) where !members.isEmpty:
             let inner = indent + "  "
-            return "{\n" + members.keys.sorted().map { inner + JSONValue.quoted($0) + ": " + pretty(members[$0]!, indent: inner) }
+            return "{\n" + members.map { inner + JSONValue.quoted($0.name) + ": " + pretty($0.value, indent: inner) }
                 .joined(separator: ",\n") + "\n" + indent + "}"
         case .array(let items) where !items.isEmpty:
             let inner = indent + "  "

@@ -21,7 +21,9 @@ import Testing
 
     @Test func decodesEscapesAndNumbers() throws {
         #expect(try JSONValue(parsing: #""\u00e9\ud83d\ude00\/\t""#) == .string("é😀/\t"))
-        #expect(try JSONValue(parsing: " -0.5e2 ") == .double(-50))
+        #expect(try JSONValue(parsing: " -0.5e2 ") == .number("-0.5e2"))
+        #expect(try JSONValue(parsing: " -0.5e2 ").doubleValue == -50)
+        #expect(try JSONValue(parsing: "-0.25") == .double(-0.25))
         #expect(try JSONValue(parsing: "-12") == .int(-12))
     }
 }

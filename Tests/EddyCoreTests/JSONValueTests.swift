@@ -26,9 +26,9 @@ import Testing
         #expect(merged == (try JSONValue(parsing: result)))
     }
 
-    @Test func serialisesCompactlyWithSortedKeys() throws {
+    @Test func serialisesCompactlyInMemberOrder() throws {
         let value = try JSONValue(parsing: #"{ "b": [1, 2.5, true, null], "a": "x\"y\n\u0001" }"#)
-        #expect(value.text == #"{"a":"x\"y\n\u0001","b":[1,2.5,true,null]}"#)
+        #expect(value.text == #"{"b":[1,2.5,true,null],"a":"x\"y\n\u0001"}"#)
         #expect(try JSONValue(parsing: value.text) == value)
     }
 

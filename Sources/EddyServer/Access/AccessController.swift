@@ -6,11 +6,16 @@ import HummingbirdCore
 import Logging
 import Synchronization
 
-/// Who is asking: a verified subject, or nobody.
+/// Who is asking: a verified subject, or nobody. Subjects are identities: two are the same
+/// only with the same bytes (see `ByteIdentity`).
 public struct Identity: Sendable, Equatable {
     public let subject: String?
 
     public static let anonymous = Identity(subject: nil)
+
+    public static func == (lhs: Identity, rhs: Identity) -> Bool {
+        ByteIdentity.same(lhs.subject, rhs.subject)
+    }
 }
 
 /// The one seam every protocol surface asks before it reads, writes or subscribes: it turns

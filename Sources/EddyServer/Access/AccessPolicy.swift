@@ -1,7 +1,8 @@
 import EddyCore
 
 /// Who may read and write where: rules by path prefix, the longest matching prefix winning,
-/// and no match meaning no access.
+/// and no match meaning no access. Segments and subjects match by their exact bytes (see
+/// `ByteIdentity`): a token for "\u{212A}evin" (Kelvin sign) is not the owner of `/users/Kevin/`.
 ///
 /// ```json
 /// {"rules":[{"path":"/public/","read":"anyone","write":"authenticated"},
@@ -19,13 +20,19 @@ public struct AccessPolicy: Sendable, Equatable {
         case authenticated
         /// The subject named by the rule's `{sub}` segment.
         case owner
-        case subjects(Set<String>)
+        case subjects(Set<ByteIdentity>)
         case nobody
     }
 
     public struct Rule: Sendable, Equatable {
         /// Segments of the rule's path; `{sub}` matches any one segment and names the owner.
         public let segments: [String]
+
+        static let ownerSegment = "{sub}"
+
+        static func isOwner(_ segment: String) -> Bool {
+            segment.hasSameBytes(as: ownerSegment)
+        }
         /// A rule path ending in `/` covers everything below; without it, that resource and
         /// everything below it.
         public let read: Grant
@@ -38,9 +45,9 @@ public struct AccessPolicy: Sendable, Equatable {
             }
             var owner: String?
             for (ruleSegment, segment) in zip(segments, path.segments) {
-                if ruleSegment == "{sub}" {
+                if Self.isOwner(ruleSegment) {
                     owner = segment
-                } else if ruleSegment != segment {
+                } else if !ruleSegment.hasSameBytes(as: segment) {
                     return (false, nil)
                 }
             }
@@ -51,7 +58,7 @@ public struct AccessPolicy: Sendable, Equatable {
 
         /// More segments win; at equal length a literal segment beats `{sub}`.
         var specificity: (Int, Int) {
-            (segments.count, segments.filter { $0 != "{sub}" }.count)
+            (segments.count, segments.filter { !Self.isOwner($0) }.count)
         }
     }
 
@@ -76,16 +83,18 @@ public struct AccessPolicy: Sendable, Equatable {
         }
         var rules: [Rule] = []
         for (index, entry) in entries.enumerated() {
-            guard case .string(let path)? = entry["path"], path.hasPrefix("/") else {
+            guard case .string(let path)? = entry["path"], path.utf8.first == UInt8(ascii: "/") else {
                 throw .invalid("rule \(index): \"path\" must be a string starting with '/'")
             }
-            let body = path.dropFirst()
-            let segments = body.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            let trimmed = segments.last == "" ? Array(segments.dropLast()) : segments
-            if trimmed.contains("") { throw .invalid("rule \(index): path \(path) has an empty segment") }
+            // Split by bytes, as `ResourcePath` does: a '/' followed by a combining mark is one
+            // `Character`, which a split by characters would not cut at.
+            let segments = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                .map { String(Substring($0)) }
+            let trimmed = segments.last?.isEmpty == true ? Array(segments.dropLast()) : segments
+            if trimmed.contains(where: \.isEmpty) { throw .invalid("rule \(index): path \(path) has an empty segment") }
             let read = try Self.grant(entry["read"], rule: index, action: "read")
             let write = try Self.grant(entry["write"], rule: index, action: "write")
-            if (read == .owner || write == .owner) && !trimmed.contains("{sub}") {
+            if (read == .owner || write == .owner) && !trimmed.contains(where: Rule.isOwner) {
                 throw .invalid("rule \(index): \"owner\" needs a {sub} segment in the path")
             }
             rules.append(Rule(segments: trimmed, read: read, write: write, source: path))
@@ -101,12 +110,12 @@ public struct AccessPolicy: Sendable, Equatable {
         case .string("owner")?: return .owner
         case .string("nobody")?: return .nobody
         case .array(let items)?:
-            var subjects = Set<String>()
+            var subjects = Set<ByteIdentity>()
             for item in items {
                 guard case .string(let subject) = item else {
                     throw .invalid("rule \(rule): \"\(action)\" lists must hold subject strings")
                 }
-                subjects.insert(subject)
+                subjects.insert(ByteIdentity(subject))
             }
             return .subjects(subjects)
         default:
@@ -132,8 +141,8 @@ public struct AccessPolicy: Sendable, Equatable {
         switch action == .read ? rule.read : rule.write {
         case .anyone: return true
         case .authenticated: return subject != nil
-        case .owner: return subject != nil && subject == owner
-        case .subjects(let subjects): return subject.map(subjects.contains) ?? false
+        case .owner: return subject != nil && ByteIdentity.same(subject, owner)
+        case .subjects(let subjects): return subject.map { subjects.contains(ByteIdentity($0)) } ?? false
         case .nobody: return false
         }
     }
@@ -143,7 +152,7 @@ public struct AccessPolicy: Sendable, Equatable {
     public func hasRulesBelow(_ collection: ResourcePath) -> Bool {
         rules.contains { rule in
             guard rule.segments.count > collection.segments.count else { return false }
-            return zip(rule.segments, collection.segments).allSatisfy { $0 == "{sub}" || $0 == $1 }
+            return zip(rule.segments, collection.segments).allSatisfy { Rule.isOwner($0) || $0.hasSameBytes(as: $1) }
         }
     }
 }

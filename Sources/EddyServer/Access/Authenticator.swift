@@ -1,18 +1,23 @@
 import Foundation
 import JWTKit
 
-/// The claims Eddy reads from a bearer token: who (`sub`) and until when (`exp`).
+/// The claims Eddy reads from a bearer token: who (`sub`), until when (`exp`) and, when the
+/// token says, from when (`nbf`).
 public struct EddyClaims: JWTPayload {
     public var sub: SubjectClaim
     public var exp: ExpirationClaim
+    public var nbf: NotBeforeClaim?
 
-    public init(subject: String, expires: Date) {
+    public init(subject: String, expires: Date, notBefore: Date? = nil) {
         self.sub = SubjectClaim(value: subject)
         self.exp = ExpirationClaim(value: expires)
+        self.nbf = notBefore.map(NotBeforeClaim.init(value:))
     }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
+        // RFC 7519 §4.1.5: a token MUST NOT be accepted before its `nbf`.
+        if let nbf, nbf.value > Date() { throw AuthenticationError.notYetValid }
     }
 }
 
@@ -67,11 +72,13 @@ public struct Authenticator: Sendable {
 
 public enum AuthenticationError: Error, Equatable, Sendable, CustomStringConvertible {
     case expired
+    case notYetValid
     case invalid(String)
 
     public var description: String {
         switch self {
         case .expired: "the token has expired"
+        case .notYetValid: "the token is not valid yet (its nbf is in the future)"
         case .invalid(let why): why
         }
     }

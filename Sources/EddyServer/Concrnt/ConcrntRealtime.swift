@@ -39,7 +39,7 @@ struct ConcrntRealtime: WebSocketService {
         let identity: Identity
         let outbox: SocketOutbox
         /// By subscribed URI or prefix: the hub subscriptions serving it.
-        private let subscriptions = Mutex<[String: [HubSubscription]]>([:])
+        private let subscriptions = Mutex<[ByteIdentity: [HubSubscription]]>([:])
 
         init(realtime: ConcrntRealtime, identity: Identity, outbox: SocketOutbox) {
             self.realtime = realtime
@@ -95,12 +95,13 @@ struct ConcrntRealtime: WebSocketService {
         @discardableResult
         private func replace(_ wanted: [String], dialect: Dialect) async -> [String] {
             let limited = Array(wanted.prefix(realtime.maximumSubscriptions))
+            let wantedNames = Set(limited.map { ByteIdentity($0) })
             let current = subscriptions.withLock { Set($0.keys) }
             var accepted: [String] = []
-            for entry in limited where !current.contains(entry) {
+            for entry in limited where !current.contains(ByteIdentity(entry)) {
                 do {
                     let made = try await subscribe(entry, dialect: dialect)
-                    subscriptions.withLock { $0[entry] = made }
+                    subscriptions.withLock { $0[ByteIdentity(entry)] = made }
                     accepted.append(entry)
                 } catch {
                     let reason = (error as? Problem)?.detail ?? "\(error)"
@@ -110,9 +111,9 @@ struct ConcrntRealtime: WebSocketService {
                             : "{\"type\":\"error\",\"message\":\(JSONValue.quoted(reason)),\"prefix\":\(JSONValue.quoted(entry))}")
                 }
             }
-            accepted += limited.filter(current.contains)
+            accepted += limited.filter { current.contains(ByteIdentity($0)) }
             let dropped = subscriptions.withLock { table in
-                let stale = table.keys.filter { !limited.contains($0) }
+                let stale = table.keys.filter { !wantedNames.contains($0) }
                 return stale.flatMap { table.removeValue(forKey: $0) ?? [] }
             }
             for subscription in dropped { subscription.cancel() }
@@ -196,7 +197,7 @@ struct ConcrntRealtime: WebSocketService {
                 return true
             }
             if let prefix {
-                guard resource.hasPrefix(prefix), ConcrntURI(path: change.path) != nil else { return true }
+                guard resource.hasBytePrefix(prefix), ConcrntURI(path: change.path) != nil else { return true }
             }
             let message: String
             switch dialect {

@@ -1,3 +1,4 @@
+import EddyCore
 import Foundation
 import Synchronization
 
@@ -19,7 +20,8 @@ public final class RateLimiter: Sendable {
     private let ratePerSecond: Double
     private let burst: Double
     private let maximumKeys: Int
-    private let buckets = Mutex<[String: Bucket]>([:])
+    /// By the key's bytes: a subject spelled with a Kelvin sign must not spend Kevin's tokens.
+    private let buckets = Mutex<[ByteIdentity: Bucket]>([:])
     private let clock: @Sendable () -> Double
 
     public init(ratePerSecond: Double, burst: Double, maximumKeys: Int = 100_000, clock: @escaping @Sendable () -> Double = {
@@ -35,6 +37,7 @@ public final class RateLimiter: Sendable {
     public var trackedKeys: Int { buckets.withLock { $0.count } }
 
     public func take(_ key: String) -> Decision {
+        let key = ByteIdentity(key)
         let now = clock()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
@@ -52,7 +55,7 @@ public final class RateLimiter: Sendable {
         }
     }
 
-    private func evictIdle(_ buckets: inout [String: Bucket], now: Double) {
+    private func evictIdle(_ buckets: inout [ByteIdentity: Bucket], now: Double) {
         let refillTime = burst / ratePerSecond
         buckets = buckets.filter { now - $0.value.updated < refillTime }
         if buckets.count >= maximumKeys {

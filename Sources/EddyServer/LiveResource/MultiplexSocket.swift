@@ -45,7 +45,8 @@ struct MultiplexSocket: WebSocketService {
         let identity: Identity
         let base: String
         let outbox: SocketOutbox
-        private let subscriptions = Mutex<[String: HubSubscription]>([:])
+        /// By mode and URI bytes: two spellings of a name are two resources (see `ByteIdentity`).
+        private let subscriptions = Mutex<[ByteIdentity: HubSubscription]>([:])
 
         init(socket: MultiplexSocket, identity: Identity, base: String, outbox: SocketOutbox) {
             self.socket = socket
@@ -74,6 +75,7 @@ struct MultiplexSocket: WebSocketService {
             case .string(let value)?: id = JSONValue.quoted(value)
             case .int(let value)?: id = String(value)
             case .double(let value)?: id = JSONValue.double(value).text
+            case .number(let text)?: id = text
             default:
                 send(MultiplexSocket.error(id: nil, code: 400, "id must be a string or a number"))
                 return
@@ -107,7 +109,7 @@ struct MultiplexSocket: WebSocketService {
                     }
                     await subscribe(id: id, uri: uri, mode: mode, after: after)
                 } else {
-                    subscriptions.withLock { $0.removeValue(forKey: mode + " " + uri) }?.cancel()
+                    subscriptions.withLock { $0.removeValue(forKey: ByteIdentity(mode + " " + uri)) }?.cancel()
                     send("{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"unsubscribed\"}")
                 }
             case "ping":
@@ -118,7 +120,7 @@ struct MultiplexSocket: WebSocketService {
         }
 
         private func subscribe(id: String?, uri: String, mode: String, after: Checkpoint?) async {
-            let key = mode + " " + uri
+            let key = ByteIdentity(mode + " " + uri)
             let path: ResourcePath
             do {
                 path = try Multiplex.target(uri: uri, inm: nil, defaultMax: 50).path

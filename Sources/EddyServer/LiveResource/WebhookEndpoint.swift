@@ -41,7 +41,7 @@ struct WebhookEndpoint: Sendable {
             case .get, .head:
                 return .json(.ok, "{\"callback_uri\":\(JSONValue.quoted(decoded))}", head: request.method == .head)
             case .delete:
-                guard stored.subject == nil || stored.subject == exchange.identity.subject else {
+                guard stored.subject == nil || ByteIdentity.same(stored.subject, exchange.identity.subject) else {
                     throw Problem(.forbidden, "forbidden", "only the subject that made this subscription may delete it")
                 }
                 _ = try await webhooks.unregister(id: id)
@@ -54,7 +54,7 @@ struct WebhookEndpoint: Sendable {
         switch request.method {
         case .get, .head:
             let listed = try await webhooks.registrations(at: path, mode: mode)
-                .filter { $0.1 == exchange.identity.subject || $0.1 == nil }
+                .filter { $0.1 == nil || ByteIdentity.same($0.1, exchange.identity.subject) }
                 .map { "{\"callback_uri\":\(JSONValue.quoted($0.0.callback.absoluteString))}" }
             return .json(.ok, "[" + listed.joined(separator: ",") + "]", head: request.method == .head)
         case .post:

@@ -90,7 +90,7 @@ final class Webhooks: Service, Sendable {
     func register(_ registration: Registration, subject: String?, limitPerSubject: Int) async throws -> Bool {
         let existing = try await store.registration(id: registration.id)
         if existing == nil {
-            let mine = try await store.registrations(kind: Self.kind).filter { $0.subject == subject }.count
+            let mine = try await store.registrations(kind: Self.kind).filter { ByteIdentity.same($0.subject, subject) }.count
             guard mine < limitPerSubject else {
                 throw Problem(
                     .tooManyRequests, "too-many-registrations", "at most \(limitPerSubject) callbacks per subject; delete one first")

@@ -12,7 +12,8 @@ final class DeliveryWorkers: Sendable {
     private let policy: DeliveryPolicy
     private let logger: Logger
     private let client: HTTPClient
-    private let workers = Mutex<[String: DeliveryWorker]>([:])
+    /// By registration id, whose bytes name it: a webhook's id holds a client-given path.
+    private let workers = Mutex<[ByteIdentity: DeliveryWorker]>([:])
 
     init(store: any ResourceStore, hub: Hub, outbound: OutboundGuard, policy: DeliveryPolicy, logger: Logger) {
         self.store = store
@@ -30,16 +31,16 @@ final class DeliveryWorkers: Sendable {
     func start(id: String, route: DeliveryWorker.Route, from cursor: SequenceNumber, initial: OutboundRequest? = nil) {
         let worker = DeliveryWorker(
             registrationID: id, route: route, store: store, hub: hub, client: client, outbound: outbound, policy: policy, logger: logger)
-        workers.withLock { $0[id] = worker }
+        workers.withLock { $0[ByteIdentity(id)] = worker }
         worker.start(from: cursor, initial: initial)
     }
 
     func stop(id: String) async {
-        await workers.withLock { $0.removeValue(forKey: id) }?.stop()
+        await workers.withLock { $0.removeValue(forKey: ByteIdentity(id)) }?.stop()
     }
 
     /// The registrations served right now.
-    var ids: Set<String> { workers.withLock { Set($0.keys) } }
+    var ids: Set<ByteIdentity> { workers.withLock { Set($0.keys) } }
 
     /// Brings the workers in line with the stored registrations of `kind` (other nodes add and
     /// remove them): stops the workers whose registration is gone and hands each registration
@@ -52,8 +53,8 @@ final class DeliveryWorkers: Sendable {
             return
         }
         let running = ids
-        for gone in running.subtracting(stored.map(\.id)) { await stop(id: gone) }
-        for registration in stored where !running.contains(registration.id) { await startMissing(registration) }
+        for gone in running.subtracting(stored.map { ByteIdentity($0.id) }) { await stop(id: gone.text) }
+        for registration in stored where !running.contains(ByteIdentity(registration.id)) { await startMissing(registration) }
     }
 
     /// Stops every worker after its delivery in flight (the lease that let them run is gone).

@@ -11,7 +11,8 @@ final class SolidChannels: Service, Sendable {
     private let store: any ResourceStore
     private let access: AccessController
     let outboundGuard: OutboundGuard
-    private let byToken = Mutex<[String: SolidChannel]>([:])
+    /// By the capability's bytes (see `ByteIdentity`).
+    private let byToken = Mutex<[ByteIdentity: SolidChannel]>([:])
     private let workers: DeliveryWorkers
     private let duty: LeasedDuty
     private let sync = RegistrationSync()
@@ -73,7 +74,7 @@ final class SolidChannels: Service, Sendable {
     }
 
     private func remember(_ channel: SolidChannel) {
-        byToken.withLock { $0[channel.token] = channel }
+        byToken.withLock { $0[ByteIdentity(channel.token)] = channel }
         if let endAt = channel.endAt {
             Task { [weak self] in
                 try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
@@ -83,7 +84,7 @@ final class SolidChannels: Service, Sendable {
     }
 
     func create(_ channel: SolidChannel, limitPerSubject: Int) async throws {
-        let mine = try await store.registrations(kind: SolidChannel.kind).filter { $0.subject == channel.subject }.count
+        let mine = try await store.registrations(kind: SolidChannel.kind).filter { ByteIdentity.same($0.subject, channel.subject) }.count
         guard mine < limitPerSubject else {
             throw Problem(.tooManyRequests, "too-many-registrations", "at most \(limitPerSubject) channels per subject; delete one first")
         }
@@ -110,13 +111,13 @@ final class SolidChannels: Service, Sendable {
     /// The channel a capability names, while it is open. Another node sharing the store may
     /// have made or deleted it, so the store has the last word.
     func channel(token: String) async -> SolidChannel? {
-        var known = byToken.withLock({ $0[token] })
+        var known = byToken.withLock({ $0[ByteIdentity(token)] })
         if known == nil {
             let stored = (try? await store.registrations(kind: SolidChannel.kind)) ?? []
-            known = stored.lazy.compactMap { try? SolidChannel(stored: $0) }.first { $0.token == token }
+            known = stored.lazy.compactMap { try? SolidChannel(stored: $0) }.first { $0.token.hasSameBytes(as: token) }
             if let known { remember(known) }
         } else if let id = known?.id, (try? await store.registration(id: id)) == nil {
-            byToken.withLock { table in table = table.filter { $0.value.id != id } }
+            byToken.withLock { table in table = table.filter { !$0.value.id.hasSameBytes(as: id) } }
             return nil
         }
         guard let channel = known else { return nil }
@@ -128,13 +129,13 @@ final class SolidChannels: Service, Sendable {
     }
 
     func channel(id: String) async -> SolidChannel? {
-        if let known = byToken.withLock({ $0.values.first { $0.id == id } }) { return await channel(token: known.token) }
+        if let known = byToken.withLock({ $0.values.first { $0.id.hasSameBytes(as: id) } }) { return await channel(token: known.token) }
         guard let stored = try? await store.registration(id: id), let channel = try? SolidChannel(stored: stored) else { return nil }
         return await self.channel(token: channel.token)
     }
 
     func delete(id: String) async throws -> Bool {
-        byToken.withLock { table in table = table.filter { $0.value.id != id } }
+        byToken.withLock { table in table = table.filter { !$0.value.id.hasSameBytes(as: id) } }
         let existed = try await store.deleteRegistration(id: id)
         await workers.stop(id: id)
         return existed

@@ -117,12 +117,12 @@ struct SolidEndpoints: Sendable {
         guard let channel = await channels.channel(id: id) else { throw Problem.notFound("the channel \(id)") }
         switch request.method {
         case .get, .head:
-            guard channel.subject == nil || channel.subject == exchange.identity.subject else {
+            guard channel.subject == nil || ByteIdentity.same(channel.subject, exchange.identity.subject) else {
                 throw access.refusal(exchange.identity, .read, channel.path)
             }
             return Self.document(description(of: channel), type: Self.ldJSON, head: request.method == .head)
         case .delete:
-            guard channel.subject == nil || channel.subject == exchange.identity.subject else {
+            guard channel.subject == nil || ByteIdentity.same(channel.subject, exchange.identity.subject) else {
                 throw Problem(.forbidden, "forbidden", "only the subject that made this channel may delete it")
             }
             _ = try await channels.delete(id: channel.id)
