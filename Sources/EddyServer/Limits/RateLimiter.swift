@@ -19,7 +19,13 @@ public final class RateLimiter: Sendable {
     private let ratePerSecond: Double
     private let burst: Double
     private let maximumKeys: Int
-    private let buckets = Mutex<[String: Bucket]>([:])
+    /// Keys are identities (subjects), so they compare by their bytes: Swift's `String` would
+    /// merge canonically equivalent subjects into one bucket.
+    private struct Key: Hashable {
+        let bytes: [UInt8]
+    }
+
+    private let buckets = Mutex<[Key: Bucket]>([:])
     private let clock: @Sendable () -> Double
 
     public init(ratePerSecond: Double, burst: Double, maximumKeys: Int = 100_000, clock: @escaping @Sendable () -> Double = {
@@ -35,7 +41,17 @@ public final class RateLimiter: Sendable {
     public var trackedKeys: Int { buckets.withLock { $0.count } }
 
     public func take(_ key: String) -> Decision {
+        take(key, cost: 1)
+    }
+
+    /// Spends `cost` tokens at once (a write of several entries). A cost above the burst is
+    /// allowed from a full bucket and leaves it in debt, so a large but bounded write is slow
+    /// to repeat rather than impossible.
+    public func take(_ key: String, cost: Int) -> Decision {
+        let cost = Double(max(1, cost))
+        let needed = min(cost, burst)
         let now = clock()
+        let key = Key(bytes: Array(key.utf8))
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * ratePerSecond)
@@ -44,15 +60,15 @@ public final class RateLimiter: Sendable {
                 if buckets.count >= maximumKeys, buckets[key] == nil { evictIdle(&buckets, now: now) }
                 buckets[key] = bucket
             }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            if bucket.tokens >= needed {
+                bucket.tokens -= cost
                 return Decision(allowed: true, retryAfter: 0)
             }
-            return Decision(allowed: false, retryAfter: (1 - bucket.tokens) / ratePerSecond)
+            return Decision(allowed: false, retryAfter: (needed - bucket.tokens) / ratePerSecond)
         }
     }
 
-    private func evictIdle(_ buckets: inout [String: Bucket], now: Double) {
+    private func evictIdle(_ buckets: inout [Key: Bucket], now: Double) {
         let refillTime = burst / ratePerSecond
         buckets = buckets.filter { now - $0.value.updated < refillTime }
         if buckets.count >= maximumKeys {
