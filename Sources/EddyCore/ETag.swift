@@ -23,10 +23,15 @@ public enum ETagCondition: Hashable, Sendable {
     case any
     case tags([ETag])
 
-    /// Parses the header. `If-None-Match` compares weakly: a weak tag (`W/"x"`) stands for its
-    /// opaque part. `If-Match` compares strongly (RFC 9110 §13.1.1), so with `weakTagsMatch`
-    /// false a weak tag is well-formed but matches nothing.
-    public init?(header: String, weakTagsMatch: Bool = true) {
+    /// Parses an `If-None-Match` header, which compares weakly: a weak tag (`W/"x"`) stands
+    /// for its opaque part.
+    public init?(header: String) {
+        self.init(header: header, weakTagsMatch: true)
+    }
+
+    /// `If-Match` compares strongly (RFC 9110 §13.1.1): with `weakTagsMatch` false a weak tag
+    /// is well-formed but matches nothing.
+    public init?(header: String, weakTagsMatch: Bool) {
         let trimmed = header.trimmingWhitespace()
         if trimmed == "*" {
             self = .any
