@@ -23,27 +23,36 @@ public enum ETagCondition: Hashable, Sendable {
     case any
     case tags([ETag])
 
-    /// Parses the header; weak tags (`W/"x"`) keep their opaque part, since Eddy's comparisons
-    /// for `If-None-Match` are weak and `If-Match` tags are only ever strong ones Eddy issued.
+    /// Parses an `If-None-Match` header, which compares weakly: a weak tag (`W/"x"`) stands
+    /// for its opaque part.
     public init?(header: String) {
+        self.init(header: header, weakTagsMatch: true)
+    }
+
+    /// `If-Match` compares strongly (RFC 9110 §13.1.1): with `weakTagsMatch` false a weak tag
+    /// is well-formed but matches nothing.
+    public init?(header: String, weakTagsMatch: Bool) {
         let trimmed = header.trimmingWhitespace()
         if trimmed == "*" {
             self = .any
             return
         }
         var tags: [ETag] = []
+        var listed = 0
         var rest = Substring(trimmed)
         while !rest.isEmpty {
             rest = rest.drop(while: { $0 == " " || $0 == "," || $0 == "\t" })
             if rest.isEmpty { break }
-            if rest.hasPrefix("W/") { rest = rest.dropFirst(2) }
+            let isWeak = rest.hasPrefix("W/")
+            if isWeak { rest = rest.dropFirst(2) }
             guard rest.first == "\"" else { return nil }
             rest = rest.dropFirst()
             guard let end = rest.firstIndex(of: "\"") else { return nil }
-            tags.append(ETag(opaque: String(rest[..<end])))
+            listed += 1
+            if !isWeak || weakTagsMatch { tags.append(ETag(opaque: String(rest[..<end]))) }
             rest = rest[rest.index(after: end)...]
         }
-        guard !tags.isEmpty else { return nil }
+        guard listed > 0 else { return nil }
         self = .tags(tags)
     }
 

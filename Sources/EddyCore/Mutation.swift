@@ -55,6 +55,25 @@ public enum CommitOutcome: Sendable {
     case notAnObject
 }
 
+/// The answer to an all-or-nothing batch of mutations.
+public enum BatchOutcome: Sendable {
+    /// Every mutation committed; their outcomes, in the batch's order.
+    case committed([CommitOutcome])
+    /// The mutation at `index` would have been answered with `outcome`; nothing was written.
+    case refused(index: Int, outcome: CommitOutcome)
+}
+
+/// Thrown inside a store's transaction to roll an all-or-nothing batch back.
+public struct BatchRefusal: Error, Sendable {
+    public let index: Int
+    public let outcome: CommitOutcome
+
+    public init(index: Int, outcome: CommitOutcome) {
+        self.index = index
+        self.outcome = outcome
+    }
+}
+
 /// An object as the store holds it.
 public struct StoredResource: Sendable, Hashable {
     public let path: ResourcePath

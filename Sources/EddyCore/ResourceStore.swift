@@ -20,6 +20,11 @@ public protocol ResourceStore: RegistrationStore, LeaseStore {
 
     func commit(_ mutation: Mutation) async throws -> CommitOutcome
 
+    /// Commits every one of `mutations` in one transaction, or none of them: a write that
+    /// would be refused (any outcome but `.committed`) or fails leaves the store untouched, so
+    /// a document and the entries that point at it never exist one without the other.
+    func commit(all mutations: [Mutation]) async throws -> BatchOutcome
+
     /// Live children of `collection` created in `[from, to)` (milliseconds), by creation time.
     func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource]
 

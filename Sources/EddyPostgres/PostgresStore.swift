@@ -116,6 +116,10 @@ public final class PostgresStore: ResourceStore {
         try await writer.commit(mutation)
     }
 
+    public func commit(all mutations: [Mutation]) async throws -> BatchOutcome {
+        try await writer.commit(all: mutations)
+    }
+
     public func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource] {
         let parent = collection.description
         let rows =

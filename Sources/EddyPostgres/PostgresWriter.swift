@@ -9,8 +9,18 @@ import PostgresNIO
 /// reader that sees event N has already been able to see every event before it.
 final class PostgresWriter: Sendable {
     private let queue: BatchQueue<Mutation, CommitOutcome>
+    private let client: PostgresClient
+    private let channel: String
+    private let epoch: String
+    private let follower: LogFollower
+    private let logger: Logger
 
     init(client: PostgresClient, channel: String, epoch: String, follower: LogFollower, logger: Logger, maximumBatch: Int = 256) {
+        self.client = client
+        self.channel = channel
+        self.epoch = epoch
+        self.follower = follower
+        self.logger = logger
         queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
             do {
                 let (results, head) = try await client.withTransaction(logger: logger) { connection in
@@ -30,6 +40,33 @@ final class PostgresWriter: Sendable {
 
     func commit(_ mutation: Mutation) async throws -> CommitOutcome {
         try await queue.submit(mutation)
+    }
+
+    /// An all-or-nothing batch in a transaction of its own: the first refusal or failure rolls
+    /// every write of it back (and its NOTIFY with them).
+    func commit(all mutations: [Mutation]) async throws -> BatchOutcome {
+        let (epoch, channel, logger) = (self.epoch, self.channel, self.logger)
+        do {
+            let (outcomes, head) = try await client.withTransaction(logger: logger) { connection in
+                let (results, head) = try await Self.apply(mutations, on: connection, epoch: epoch, channel: channel, logger: logger)
+                var outcomes: [CommitOutcome] = []
+                for (index, result) in results.enumerated() {
+                    let outcome = try result.get()
+                    guard case .committed = outcome else { throw BatchRefusal(index: index, outcome: outcome) }
+                    outcomes.append(outcome)
+                }
+                return (outcomes, head)
+            }
+            await follower.waitUntilPublished(head)
+            return .committed(outcomes)
+        } catch let failure as PostgresTransactionError {
+            if let refusal = failure.closureError as? BatchRefusal, failure.rollbackError == nil {
+                return .refused(index: refusal.index, outcome: refusal.outcome)
+            }
+            throw StoreAvailability.classify(failure)
+        } catch {
+            throw StoreAvailability.classify(error)
+        }
     }
 
     /// Runs inside the transaction. A write refused by its own content (a failed precondition,

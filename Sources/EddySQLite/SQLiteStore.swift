@@ -119,6 +119,32 @@ public final class SQLiteStore: ResourceStore {
         try await groupCommit.commit(mutation)
     }
 
+    /// Its own transaction on the one writer, so it lands between group commits, in order
+    /// with them, and its events reach the listener as one batch when it commits.
+    public func commit(all mutations: [Mutation]) async throws -> BatchOutcome {
+        let epoch = self.epoch
+        let listener = self.listener
+        do {
+            return try await pool.write { db in
+                var outcomes: [CommitOutcome] = []
+                var events: [ChangeEvent] = []
+                for (index, mutation) in mutations.enumerated() {
+                    let outcome = try Self.apply(mutation, in: db, epoch: epoch)
+                    guard case .committed(let event, _) = outcome else { throw BatchRefusal(index: index, outcome: outcome) }
+                    outcomes.append(outcome)
+                    events.append(event)
+                }
+                if !events.isEmpty, let call = listener.current {
+                    let committed = events
+                    db.afterNextTransaction(onCommit: { _ in call(committed) })
+                }
+                return .committed(outcomes)
+            }
+        } catch let refusal as BatchRefusal {
+            return .refused(index: refusal.index, outcome: refusal.outcome)
+        }
+    }
+
     public func timeline(of collection: ResourcePath, from: Int64, to: Int64, descending: Bool, limit: Int) async throws -> [StoredResource] {
         let epoch = self.epoch
         return try await pool.read { db in

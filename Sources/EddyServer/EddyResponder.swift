@@ -57,9 +57,11 @@ struct EddyResponder: HTTPResponder {
         }
         // Before identification: a stale token cookie must not lock anyone out of the sign-in page.
         if WebAssets.serves(rawPath) { return try webAssets.respond(request, rawPath: rawPath) }
+        try cors.refuseCrossSiteCookieWrite(request)
         let identity = try await access.identify(request)
         let exchange = Exchange(
-            identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"), connection: context.channel)
+            identity: identity, baseURL: scheme + "://" + (request.head.authority ?? "localhost"), connection: context.channel,
+            clientAddress: context.clientAddress)
         switch rawPath {
         case "/.eddy/events":
             return try await eventLog.respond(to: request, exchange: exchange)
@@ -77,9 +79,10 @@ struct EddyResponder: HTTPResponder {
         case "/.well-known/concrnt":
             return try concrnt.wellKnown(request)
         case Concrnt.commitPath:
-            // Authorized by signature, but limited like any other write.
             try limitWrites(identity, context)
-            return try await concrnt.commit(&request)
+            return try await concrnt.commit(&request, identity: identity, access: access) { entries in
+                try limitWrites(identity, context, cost: entries)
+            }
         case _ where rawPath.hasPrefix(Concrnt.resourcePrefix):
             return try await concrnt.resource(request, rawPath: rawPath, access: access, identity: identity)
         case _ where rawPath.hasPrefix(Concrnt.entityPrefix):
@@ -125,9 +128,10 @@ struct EddyResponder: HTTPResponder {
         }
     }
 
-    private func limitWrites(_ identity: Identity, _ context: Context) throws {
+    private func limitWrites(_ identity: Identity, _ context: Context, cost: Int = 1) throws {
+        guard cost > 0 else { return }
         let key = identity.subject.map { "sub:" + $0 } ?? "addr:" + context.clientAddress
-        let decision = writeLimiter.take(key)
+        let decision = writeLimiter.take(key, cost: cost)
         guard !decision.allowed else { return }
         let seconds = max(1, Int(decision.retryAfter.rounded(.up)))
         throw Problem(
@@ -143,4 +147,6 @@ struct Exchange: Sendable {
     let baseURL: String
     /// Where a streaming answer is written; see `StreamOutlet`.
     let connection: (any Channel)?
+    /// The peer's address, which anonymous callers' quotas key on.
+    let clientAddress: String
 }

@@ -158,7 +158,7 @@ struct ResourceHandler: Sendable {
 
     private func condition(_ request: Request, _ name: HTTPField.Name) throws -> ETagCondition? {
         guard let raw = request.headers[name] else { return nil }
-        guard let condition = ETagCondition(header: raw) else {
+        guard let condition = ETagCondition(header: raw, weakTagsMatch: name != .ifMatch) else {
             throw Problem.badRequest("invalid-header", "\(name.rawName) must be * or a list of quoted entity tags")
         }
         return condition

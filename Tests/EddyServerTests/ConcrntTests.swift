@@ -240,7 +240,7 @@ enum RawSocketText {
     }
 
     @Test func realtimeShowsAnonymousSocketsOnlyWhatAnonymousReadersMaySee() async throws {
-        let file = try Tokens.writePolicy(#"{"rules":[{"path":"/cc/","read":"authenticated","write":"nobody"}]}"#)
+        let file = try Tokens.writePolicy(#"{"rules":[{"path":"/cc/","read":"authenticated","write":"authenticated"}]}"#)
         defer { try? FileManager.default.removeItem(at: file) }
         try await TestServer.with(configure: {
             $0.policyFile = file
@@ -248,8 +248,13 @@ enum RawSocketText {
         }) { server in
             let alice = Entity()
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
-            // Commits are authorized by their signature, not by the write policy.
-            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "a"))).status == 201)
+            let writer = try await Tokens.bearer("writer")
+            let commit = { @Sendable (key: String) in
+                try await server.send(.POST, Concrnt.commitPath, headers: [writer], json: alice.signed(alice.document(key: key)))
+            }
+            // A signature proves authorship; the write policy still decides who may commit.
+            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "a"))).status == 401)
+            #expect(try await commit("a").status == 201)
             #expect(try await server.send(.GET, "/cc/\(alice.ccid)/a").status == 401)
 
             try await SocketScript.run(socket) { send, next in
@@ -258,7 +263,7 @@ enum RawSocketText {
                 #expect(refused["type"] == .string("error"))
                 let ack = try await next()
                 #expect(ack["prefixes"] == .array([]))
-                _ = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "b")))
+                _ = try await commit("b")
                 try await send(#"{"type":"h"}"#)
                 try await send(#"{"type":"unknown"}"#)
                 // The next thing that arrives is the answer to that, not an event.
@@ -269,7 +274,7 @@ enum RawSocketText {
             try await SocketScript.run(socket, headers: headers) { send, next in
                 try await send(#"{"type":"listen","prefixes":["cc://\#(alice.ccid)/"]}"#)
                 #expect(try await next()["type"] == .string("subscribed"))
-                _ = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "c")))
+                _ = try await commit("c")
                 #expect(try await next()["uri"] == .string("cc://\(alice.ccid)/c"))
             }
         }

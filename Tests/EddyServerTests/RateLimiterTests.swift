@@ -17,6 +17,30 @@ import Testing
         #expect(!limiter.take("a").allowed)
     }
 
+    @Test func aWriteOfSeveralEntriesCostsOneTokenEach() {
+        let now = ManualClock()
+        let limiter = RateLimiter(ratePerSecond: 1, burst: 10, clock: { now.value })
+        #expect(limiter.take("a", cost: 6).allowed)
+        let refused = limiter.take("a", cost: 6)
+        #expect(!refused.allowed)
+        #expect(abs(refused.retryAfter - 2) < 0.001)
+        #expect(limiter.take("a", cost: 4).allowed)
+        #expect(!limiter.take("a").allowed)
+        // More than the burst is possible from a full bucket, and then paid back.
+        now.advance(10)
+        #expect(limiter.take("a", cost: 15).allowed)
+        now.advance(4)
+        #expect(!limiter.take("a").allowed)
+        now.advance(2)
+        #expect(limiter.take("a").allowed)
+    }
+
+    @Test func subjectsAreKeptApartByTheirBytes() {
+        let limiter = RateLimiter(ratePerSecond: 0.001, burst: 1)
+        #expect(limiter.take("sub:Kevin").allowed)
+        #expect(limiter.take("sub:\u{212A}evin").allowed)
+    }
+
     @Test func tableStaysBounded() {
         let now = ManualClock()
         let limiter = RateLimiter(ratePerSecond: 1, burst: 1, maximumKeys: 10, clock: { now.value })

@@ -40,7 +40,17 @@ struct Concrnt: Sendable {
 
     // MARK: Commit
 
-    func commit(_ request: inout Request) async throws -> Response {
+    /// Collections one document may join. Each costs a write and a stored copy of the
+    /// document, so a commit's work stays bounded; beyond it the commit is refused with 422.
+    static let maximumMemberOf = 64
+
+    /// A signature says who wrote the document; the access policy still decides whether the
+    /// caller may write the document and each member entry, and every entry is a write that
+    /// `chargeEntries` spends the rate limit on (the document itself was charged before the
+    /// body was read).
+    func commit(
+        _ request: inout Request, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
+    ) async throws -> Response {
         guard request.method == .post else { throw Problem.methodNotAllowed(request.method, allowed: [.post], target: "the commit endpoint") }
         let text = String(buffer: try await request.collectBody(upTo: maximumBodyBytes))
         let verified: VerifiedDocument
@@ -56,9 +66,20 @@ struct Concrnt: Sendable {
         }
         guard let key = verified.key else { throw Problem.badRequest("malformed-document", "the document has no key") }
         let uri = try ConcrntURI(ccid: verified.author, key: key)
-        if verified.kind == "delete" { return try await delete(uri) }
+        if verified.kind == "delete" {
+            return try await delete(uri, identity: identity, access: access, chargeEntries: chargeEntries)
+        }
 
+        guard verified.memberOf.count <= Self.maximumMemberOf else {
+            throw Problem(
+                .init(code: 422, reasonPhrase: "Unprocessable Content"), "too-many-collections",
+                "memberOf lists \(verified.memberOf.count) collections; at most \(Self.maximumMemberOf)")
+        }
         let members = try verified.memberOf.map(ConcrntURI.init(parsing:))
+        let documentPath = try uri.path
+        let entries = try members.map { try $0.membersPath.child(ConcrntURI.memberID(uri)) }
+        for path in [documentPath] + entries { try access.authorize(identity, to: .write, at: path) }
+        try chargeEntries(entries.count)
         for collection in members where collection.ccid != verified.author {
             guard try await isOpen(collection) else {
                 throw Problem(.forbidden, "collection-not-open", "\(collection) belongs to another entity and is not open")
@@ -72,30 +93,41 @@ struct Concrnt: Sendable {
         ]
         if let schema = verified.schema { record["schema"] = .string(schema) }
         let createdAt = Int64(verified.createdAt.timeIntervalSince1970 * 1000)
-        let outcome = try await store.commit(Mutation(path: try uri.path, operation: .put(.object(record)), createdAt: createdAt))
-        guard case .committed(let event, let created) = outcome else { throw Problem(.conflict, "not-committed", "\(outcome)") }
-        for collection in members {
-            let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
-            let member: [String: JSONValue] = [
-                "member": .bool(true), "href": .string(uri.description), "timestamp": .string(verified.createdAtText),
-                "signedDocument": .string(text),
-            ]
-            _ = try await store.commit(Mutation(path: entry, operation: .put(.object(member)), createdAt: createdAt))
+        let member: [String: JSONValue] = [
+            "member": .bool(true), "href": .string(uri.description), "timestamp": .string(verified.createdAtText),
+            "signedDocument": .string(text),
+        ]
+        let mutations =
+            [Mutation(path: documentPath, operation: .put(.object(record)), createdAt: createdAt)]
+            + entries.map { Mutation(path: $0, operation: .put(.object(member)), createdAt: createdAt) }
+        let outcome = try await store.commit(all: mutations)
+        guard case .committed(let outcomes) = outcome, case .committed(let event, let created)? = outcomes.first else {
+            throw Problem(.conflict, "not-committed", "\(outcome)")
         }
         return .json(
             created ? .created : .ok, "{\"uri\":\(JSONValue.quoted(uri.description))}", headers: [.eTag: event.etag.headerValue])
     }
 
-    private func delete(_ uri: ConcrntURI) async throws -> Response {
-        guard let existing = try await store.resource(at: try uri.path) else { throw Problem.notFound(uri.description) }
+    private func delete(
+        _ uri: ConcrntURI, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
+    ) async throws -> Response {
+        let documentPath = try uri.path
+        try access.authorize(identity, to: .write, at: documentPath)
+        guard let existing = try await store.resource(at: documentPath) else { throw Problem.notFound(uri.description) }
+        var entries: [ResourcePath] = []
         if case .array(let collections)? = try JSONValue(parsing: existing.value)["memberOf"] {
             for case .string(let text) in collections {
                 guard let collection = try? ConcrntURI(parsing: text) else { continue }
                 let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
-                _ = try await store.commit(Mutation(path: entry, operation: .delete))
+                try access.authorize(identity, to: .write, at: entry)
+                if try await store.resource(at: entry) != nil { entries.append(entry) }
             }
         }
-        _ = try await store.commit(Mutation(path: try uri.path, operation: .delete))
+        try chargeEntries(entries.count)
+        let mutations = entries.map { Mutation(path: $0, operation: .delete) } + [Mutation(path: documentPath, operation: .delete)]
+        guard case .committed = try await store.commit(all: mutations) else {
+            throw Problem(.conflict, "not-committed", "\(uri) changed while it was being deleted; try again")
+        }
         return Response(status: .noContent)
     }
 

@@ -37,8 +37,17 @@ public final class RateLimiter: Sendable {
     public var trackedKeys: Int { buckets.withLock { $0.count } }
 
     public func take(_ key: String) -> Decision {
-        let key = ByteIdentity(key)
+        take(key, cost: 1)
+    }
+
+    /// Spends `cost` tokens at once (a write of several entries). A cost above the burst is
+    /// allowed from a full bucket and leaves it in debt, so a large but bounded write is slow
+    /// to repeat rather than impossible.
+    public func take(_ key: String, cost: Int) -> Decision {
+        let cost = Double(max(1, cost))
+        let needed = min(cost, burst)
         let now = clock()
+        let key = ByteIdentity(key)
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * ratePerSecond)
@@ -47,11 +56,11 @@ public final class RateLimiter: Sendable {
                 if buckets.count >= maximumKeys, buckets[key] == nil { evictIdle(&buckets, now: now) }
                 buckets[key] = bucket
             }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            if bucket.tokens >= needed {
+                bucket.tokens -= cost
                 return Decision(allowed: true, retryAfter: 0)
             }
-            return Decision(allowed: false, retryAfter: (1 - bucket.tokens) / ratePerSecond)
+            return Decision(allowed: false, retryAfter: (needed - bucket.tokens) / ratePerSecond)
         }
     }
 

@@ -67,7 +67,8 @@ struct WebhookEndpoint: Sendable {
             let exists = path.isCollection ? try await store.collectionExists(path) : try await store.resource(at: path) != nil
             guard exists else { throw Problem.notFound(path.description) }
             let registration = Webhooks.Registration(mode: mode, path: path, callback: callback, base: exchange.baseURL)
-            _ = try await webhooks.register(registration, subject: exchange.identity.subject, limitPerSubject: limitPerSubject)
+            _ = try await webhooks.register(
+                registration, subject: exchange.identity.subject, address: exchange.clientAddress, limitPerSubject: limitPerSubject)
             let location = collectionURL + callback.absoluteString.percentEncodedSegment()
             return Response(status: .created, headers: [.location: location, .contentLength: "0"])
         default:

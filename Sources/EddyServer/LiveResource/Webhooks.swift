@@ -87,19 +87,19 @@ final class Webhooks: Service, Sendable {
         }
     }
 
-    func register(_ registration: Registration, subject: String?, limitPerSubject: Int) async throws -> Bool {
+    /// `address` is the caller's, which an anonymous registration counts against.
+    func register(_ registration: Registration, subject: String?, address: String, limitPerSubject: Int) async throws -> Bool {
         let existing = try await store.registration(id: registration.id)
         if existing == nil {
-            let mine = try await store.registrations(kind: Self.kind).filter { ByteIdentity.same($0.subject, subject) }.count
-            guard mine < limitPerSubject else {
-                throw Problem(
-                    .tooManyRequests, "too-many-registrations", "at most \(limitPerSubject) callbacks per subject; delete one first")
-            }
+            try await RegistrationQuota.check(
+                in: store, kind: Self.kind, subject: subject, address: address, limit: limitPerSubject, what: "callbacks")
         }
         let cursor: SequenceNumber
         if let existing { cursor = existing.cursor } else { cursor = try await store.headSequence() }
         try await store.saveRegistration(
-            StoredRegistration(id: registration.id, kind: Self.kind, subject: subject, payload: registration.payload, cursor: cursor))
+            StoredRegistration(
+                id: registration.id, kind: Self.kind, subject: subject,
+                payload: RegistrationQuota.stamp(registration.payload, subject: subject, address: address), cursor: cursor))
         if existing == nil { sync.poke() }
         return existing == nil
     }

@@ -83,15 +83,15 @@ final class SolidChannels: Service, Sendable {
         }
     }
 
-    func create(_ channel: SolidChannel, limitPerSubject: Int) async throws {
-        let mine = try await store.registrations(kind: SolidChannel.kind).filter { ByteIdentity.same($0.subject, channel.subject) }.count
-        guard mine < limitPerSubject else {
-            throw Problem(.tooManyRequests, "too-many-registrations", "at most \(limitPerSubject) channels per subject; delete one first")
-        }
+    /// `address` is the caller's, which an anonymous channel counts against.
+    func create(_ channel: SolidChannel, address: String, limitPerSubject: Int) async throws {
+        try await RegistrationQuota.check(
+            in: store, kind: SolidChannel.kind, subject: channel.subject, address: address, limit: limitPerSubject, what: "channels")
         let cursor = try await store.headSequence()
         try await store.saveRegistration(
             StoredRegistration(
-                id: channel.id, kind: SolidChannel.kind, subject: channel.subject, payload: channel.payload, cursor: cursor,
+                id: channel.id, kind: SolidChannel.kind, subject: channel.subject,
+                payload: RegistrationQuota.stamp(channel.payload, subject: channel.subject, address: address), cursor: cursor,
                 expiresAt: channel.endAt.map { Int64($0.timeIntervalSince1970 * 1000) }))
         remember(channel)
         if channel.type == .webhook2023 {

@@ -73,7 +73,7 @@ struct SolidEndpoints: Sendable {
             id: exchange.baseURL + StorageDescription.channelPrefix + SolidChannel.newToken(), type: type, topic: parsed.topic, path: path,
             token: SolidChannel.newToken(), subject: exchange.identity.subject, state: parsed.state, rate: parsed.rate,
             startAt: parsed.startAt, endAt: parsed.endAt, sendTo: parsed.sendTo, base: exchange.baseURL)
-        try await channels.create(channel, limitPerSubject: limitPerSubject)
+        try await channels.create(channel, address: exchange.clientAddress, limitPerSubject: limitPerSubject)
         return Self.document(description(of: channel), type: Self.ldJSON)
     }
 
