@@ -19,7 +19,7 @@ let targets: [(name: String, modules: [String])] = [
     ("checkpoint", ["EddyCore", "EddyServer"]),
     ("wait-header", ["EddyServer"]),
     ("link-header", ["EddyClient"]),
-    ("iso-duration", ["EddyServer"]),
+    ("iso-duration", ["EddyCore"]),
     ("instant", ["EddyServer"]),
     ("channel-request", ["EddyServer"]),
     ("signed-document", ["EddyServer"]),

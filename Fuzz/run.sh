@@ -18,12 +18,19 @@ else
     for directory in "$fuzz"/Targets/*/; do targets+=("$(basename "$directory")"); done
 fi
 scratch="$root/.build-fuzz"
+# A trap is libFuzzer's to report: Swift's own backtracer would read the stack under ASan.
+export SWIFT_BACKTRACE=enable=no
 build=(swift build --package-path "$fuzz" --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld)
 
 started=$(date +%s)
 echo "fuzz: building ${#targets[@]} targets"
-"${build[@]}" 2>&1 | grep -v -e "Cannot export local symbol '__asan" -e "^\[[0-9]*/[0-9]*\]" || true
-"${build[@]}" >/dev/null 2>&1 || { echo "fuzz: the build failed"; "${build[@]}" 2>&1 | tail -40; exit 1; }
+mkdir -p "$scratch"
+if ! "${build[@]}" >"$scratch/build.log" 2>&1; then
+    echo "fuzz: the build failed; its log's end:"
+    tail -40 "$scratch/build.log"
+    echo "fuzz: 0 passed, ${#targets[@]} failed"
+    exit 1
+fi
 bin=$("${build[@]}" --show-bin-path)
 echo "fuzz: built in $(($(date +%s) - started)) s"
 
@@ -44,8 +51,10 @@ for target in "${targets[@]}"; do
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
-        echo "fuzz: $target FAILED; the log's end:"
-        grep -v "^#[0-9]" "$log" | tail -40
+        echo "fuzz: $target FAILED:"
+        grep -E -m5 "Fatal error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY:" "$log" || true
+        echo "fuzz: the log's end ($log):"
+        grep -v "^#[0-9]" "$log" | tail -30
         for input in "$crashes"/*; do
             [ -f "$input" ] || continue
             echo "fuzz: kept $input ($(wc -c <"$input") bytes):"

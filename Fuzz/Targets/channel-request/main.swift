@@ -25,8 +25,8 @@ func fuzzChannelRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         do {
             let request = try ChannelRequest(parsing: text, expectedType: type)
             guard request.type == type else { fatalError("asked for \(type), made \(request.type)") }
-            if let rate = request.rateSeconds {
-                guard rate.isFinite, rate >= 0 else { fatalError("rate \(rate) from \(text)") }
+            if let rate = request.rate {
+                guard rate >= .zero, rate <= SolidChannel.maximumRate else { fatalError("rate \(rate) from \(text)") }
             }
         } catch let problem as Problem {
             guard problem.status.code == 422 else { fatalError("\(text) answered \(problem.status)") }
