@@ -8,11 +8,15 @@ import Glibc
 /// loopback, private, link-local and other non-public addresses are refused — judged on the
 /// addresses the host name resolves to, not on its spelling — unless an allow-list admits them.
 public struct OutboundGuard: Sendable {
-    /// Addresses no webhook may reach unless allowed.
+    /// Addresses no webhook may reach unless allowed. IPv6 ranges that carry an IPv4 address
+    /// (NAT64, 6to4, Teredo, mapped) are judged by that address instead (`EmbeddedIPv4`), except
+    /// NAT64's local-use prefix, whose embedding its operator chooses.
     static let forbidden: [CIDR] = [
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-        "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-        "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96", "2001:db8::/32",
+        "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",
+        "240.0.0.0/4", "255.255.255.255/32",
+        "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001:2::/48", "2001:db8::/32", "3fff::/20", "fc00::/7",
+        "fe80::/10", "ff00::/8",
     ].map { CIDR($0)! }
 
     public let allowed: [CIDR]
@@ -41,9 +45,12 @@ public struct OutboundGuard: Sendable {
         return Target(url: url, address: IPAddressBytes.format(addresses[0]))
     }
 
+    /// An allow-listed block admits an address outright; otherwise it must lie outside every
+    /// forbidden block, and so must each IPv4 address it carries.
     public func isPermitted(_ address: [UInt8]) -> Bool {
         if allowed.contains(where: { $0.contains(address) }) { return true }
-        return !Self.forbidden.contains { $0.contains(address) }
+        if Self.forbidden.contains(where: { $0.contains(address) }) { return false }
+        return EmbeddedIPv4.addresses(in: address).allSatisfy(isPermitted)
     }
 
     /// Resolves off the event loops: getaddrinfo blocks.

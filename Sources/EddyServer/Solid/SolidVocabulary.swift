@@ -37,7 +37,19 @@ enum SolidVocabulary {
 
 /// RFC 3339 / ISO 8601 instants, with or without fractional seconds.
 enum Instant {
+    /// The longest RFC 3339 date-time with nanoseconds and an offset is 35 bytes.
+    static let maximumLength = 40
+    static let maximumFractionDigits = 9
+
     static func parse(_ text: String) -> Date? {
+        // ICU's parser traps (SIGFPE) on a fraction of some thirty digits, and misreads one of
+        // eleven: the text is held to RFC 3339's shape before it gets there.
+        let utf8 = text.utf8
+        guard utf8.count <= maximumLength, utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        if let dot = utf8.firstIndex(of: UInt8(ascii: ".")) {
+            let digits = utf8[utf8.index(after: dot)...].prefix(while: { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            guard digits.count <= maximumFractionDigits else { return nil }
+        }
         let plain = ISO8601DateFormatter()
         if let date = plain.date(from: text) { return date }
         let fractional = ISO8601DateFormatter()

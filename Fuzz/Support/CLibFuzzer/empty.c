@@ -1,0 +1,1 @@
+// The declaration of libFuzzer's driver is all this module holds; see include/libfuzzer.h.
