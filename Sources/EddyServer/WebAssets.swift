@@ -3,12 +3,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The JavaScript client (`/.eddy/client.js`) and the live page (`/.eddy/app/`), read once from
-/// the package's `Web` resources. Served to anyone: they are code, not data, and the data calls
-/// they make carry their own credentials.
+/// The JavaScript client (`/.eddy/client.js`), the live page (`/.eddy/app/`) and the OpenAPI
+/// document (`/.eddy/openapi.json`), read once from the package's `Web` resources. Served to
+/// anyone: they are code and descriptions, not data, and the data calls they make carry their own
+/// credentials.
 struct WebAssets: Sendable {
     static let clientPath = "/.eddy/client.js"
     static let appPrefix = "/.eddy/app/"
+    /// The OpenAPI document of the REST API and every `/.eddy/` endpoint (Web/openapi.json).
+    static let openAPIPath = "/.eddy/openapi.json"
 
     struct Asset: Sendable {
         let body: ByteBuffer
@@ -57,12 +60,13 @@ struct WebAssets: Sendable {
         case "html": "text/html; charset=utf-8"
         case "css": "text/css; charset=utf-8"
         case "svg": "image/svg+xml"
+        case "json": "application/json"
         default: nil
         }
     }
 
     static func serves(_ rawPath: String) -> Bool {
-        rawPath == clientPath || rawPath == "/.eddy/app" || rawPath.hasPrefix(appPrefix)
+        rawPath == clientPath || rawPath == openAPIPath || rawPath == "/.eddy/app" || rawPath.hasPrefix(appPrefix)
     }
 
     func respond(_ request: Request, rawPath: String) throws -> Response {
