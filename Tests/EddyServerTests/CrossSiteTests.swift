@@ -81,6 +81,8 @@ import Testing
                 try await server.send(.POST, "/.eddy/solid/subscription/EventSourceChannel2023", headers: evil, json: channel, contentType: "text/plain")
                     .status == 403)
             #expect(try await server.send(.POST, "/.eddy/concrnt/commit", headers: evil, json: "{}").status == 403)
+            #expect(try await server.send(.DELETE, "/.eddy/solid/channel/some-channel", headers: evil).status == 403)
+            #expect(try await server.send(.DELETE, "/.eddy/value-callbacks/private/doc/http%3A%2F%2Fexample.org", headers: evil).status == 403)
             #expect(try await server.send(.GET, "/private/doc", headers: [bearer]).json == .object([:]))
             // Reads are not writes: the cookie still reads from another origin (CORS guards the answer).
             #expect(try await server.send(.GET, "/private/doc", headers: evil).status == 200)
