@@ -71,7 +71,7 @@ done
 case "$base" in http://127.0.0.1:*) ;; *) echo "refusing a target off loopback: $base"; exit 1 ;; esac
 
 token=$("$EDDY" token --sub alice --secret "$secret")
-for path in /public/note /users/alice/note; do
+for path in /note /public/note /users/alice/note; do
     curl -fsS -o /dev/null -X PUT "$base$path" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"text":"seed"}'
 done
 
