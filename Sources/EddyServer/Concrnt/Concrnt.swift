@@ -137,6 +137,12 @@ struct Concrnt: Sendable {
         return try JSONValue(parsing: stored.value)["open"] == .bool(true)
     }
 
+    private static func requireRead(_ request: Request, target: String) throws {
+        guard request.method == .get || request.method == .head else {
+            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: target)
+        }
+    }
+
     static func problem(for error: any Error) -> Problem {
         guard let error = error as? SignedDocumentError else { return Problem.badRequest("malformed-document", "\(error)") }
         switch error {
@@ -152,6 +158,7 @@ struct Concrnt: Sendable {
     // MARK: Reading
 
     func resource(_ request: Request, rawPath: String, access: AccessController, identity: Identity) async throws -> Response {
+        try Self.requireRead(request, target: "a Concrnt resource")
         let encoded = String(rawPath.dropFirst(Self.resourcePrefix.count))
         guard let text = encoded.removingPercentEncoding else { throw Problem.badRequest("invalid-uri", "not percent-encoded UTF-8") }
         let uri = try ConcrntURI(parsing: text)
@@ -164,6 +171,7 @@ struct Concrnt: Sendable {
     }
 
     func entity(_ request: Request, rawPath: String) async throws -> Response {
+        try Self.requireRead(request, target: "a Concrnt entity")
         let ccid = String(rawPath.dropFirst(Self.entityPrefix.count))
         guard CCID.isValid(ccid) else { throw Problem.badRequest("invalid-ccid", "\(ccid) is not a valid CCID") }
         let home = try ResourcePath(segments: [ConcrntURI.root, ccid], isCollection: true)
