@@ -164,11 +164,20 @@ enum SSEFrame {
         var out = ""
         if let event { out += "event: \(event)\n" }
         if let id { out += "id: \(id)\n" }
-        // Compact JSON has no line break: one `data:` line, without splitting.
-        guard data.utf8.contains(UInt8(ascii: "\n")) else { return out + "data: " + data + "\n\n" }
-        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
-            out += "data: \(line)\n"
+        // Compact JSON has no line break: one `data:` line, without splitting. A body stored as
+        // its client wrote it may hold any line end SSE knows (CR, LF, CRLF): each starts a new
+        // `data:` line, or a reader would take the rest of the line for a field of its own. Split
+        // by bytes: CRLF is one `Character`, which a split at "\n" would not cut.
+        let utf8 = data.utf8
+        let isLineEnd = { (byte: UInt8) in byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
+        guard utf8.contains(where: isLineEnd) else { return out + "data: " + data + "\n\n" }
+        var rest = utf8[...]
+        while let end = rest.firstIndex(where: isLineEnd) {
+            out += "data: " + String(Substring(rest[..<end])) + "\n"
+            var next = utf8.index(after: end)
+            if utf8[end] == UInt8(ascii: "\r"), next < utf8.endIndex, utf8[next] == UInt8(ascii: "\n") { next = utf8.index(after: next) }
+            rest = utf8[next...]
         }
-        return out + "\n"
+        return out + "data: " + String(Substring(rest)) + "\n\n"
     }
 }

@@ -32,6 +32,21 @@ import Testing
         }
     }
 
+    /// Event streams carry the stored text too; SSE turns its line ends into LF, nothing else.
+    @Test func aValueStreamCarriesABodyWithLineEnds() async throws {
+        try await TestServer.with { server in
+            let body = "{\r\n \"a\": 1.0,\r \"b\": [\n2]}"
+            _ = try await server.send(.PUT, "/lines/doc", json: "{}")
+            let streamURL = try #require(try await server.send(.GET, "/lines/doc").links["value-stream"])
+            let event = try await withTimeout(10) {
+                var reader = try await SSEReader.open(streamURL)
+                _ = try await server.send(.PUT, "/lines/doc", json: body)
+                return try await reader.next()
+            }
+            #expect(event?.data == "{\n \"a\": 1.0,\n \"b\": [\n2]}")
+        }
+    }
+
     @Test func aMemberNamedTwiceIsRefused() async throws {
         try await TestServer.with { server in
             _ = try await server.send(.PUT, "/dup/doc", json: #"{"a":1}"#)

@@ -9,4 +9,11 @@ import Testing
         #expect(SSEFrame.make(id: "1", data: "") == "id: 1\ndata: \n\n")
         #expect(SSEFrame.make(id: "2", data: "a\n") == "id: 2\ndata: a\ndata: \n\n")
     }
+
+    /// A stored body keeps the client's white space, carriage returns included.
+    @Test func everyLineEndStartsADataField() {
+        #expect(SSEFrame.make(id: nil, data: "{\r\n\"a\":1,\r\"b\":2\n}") == "data: {\ndata: \"a\":1,\ndata: \"b\":2\ndata: }\n\n")
+        #expect(SSEFrame.make(id: nil, data: "a\r") == "data: a\ndata: \n\n")
+        #expect(SSEFrame.make(id: nil, data: "\r\n\r\n") == "data: \ndata: \ndata: \n\n")
+    }
 }
