@@ -1,3 +1,4 @@
+import EddyServer
 import FuzzDriver
 import NIOCore
 import NIOEmbedded
@@ -11,7 +12,7 @@ func fuzzWebSocketFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     guard let first = bytes.first else { return 0 }
     let chunk = Int(first % 64) + 1
-    let maximumFrameBytes = 4096
+    let maximumFrameBytes = ServerConfiguration().maximumWebSocketMessageBytes
     let channel = EmbeddedChannel()
     defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
     do {
@@ -19,6 +20,7 @@ func fuzzWebSocketFrames(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maximumFrameBytes)),
             WebSocketProtocolErrorHandler(),
         ])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
     } catch {
         fatalError("the pipeline could not be set up: \(error)")
     }
