@@ -63,5 +63,5 @@ for target in "${targets[@]}"; do
     fi
 done
 echo "fuzz: $(($(date +%s) - started)) s in all"
-echo "fuzz: $passed passed, $failed failed"
+echo "fuzz: $passed targets clean, $failed crashed"
 [ "$failed" -eq 0 ]
