@@ -79,6 +79,21 @@ import Glibc
         }
     }
 
+    /// A declined upgrade is reported through the pipeline as an error, and must still be answered.
+    @Test func aDeclinedUpgradeIsAnswered() async throws {
+        try await TestServer.with { server in
+            let port = server.port
+            let reply = try await blocking { () -> RawHTTP.Reply in
+                let connection = try RawConnection(port: port, timeoutSeconds: 5)
+                try connection.send(
+                    "GET /.eddy/no-such-socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                return RawHTTP.parse(connection.readUntilClosed())
+            }
+            #expect(reply.status == 400, "\(reply.head)")
+        }
+    }
+
     /// RFC 6455 §5.1–5.2: the server fails the connection (1002) on each of these.
     static let violations: [(name: String, frame: [UInt8])] = [
         ("unmasked", HostileSocket.frame(opcode: 0x1, payload: subscribe, masked: false)),

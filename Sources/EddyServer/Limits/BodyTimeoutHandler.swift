@@ -26,8 +26,11 @@ final class BodyTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head:
+        case .head(let request):
             deadline?.cancel()
+            deadline = nil
+            // Most requests have no body: they cost no timer.
+            guard Self.announcesBody(request) else { break }
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             deadline = context.eventLoop.scheduleTask(in: timeout) { bound.value.handler.expire(bound.value.context) }
         case .body:
@@ -64,6 +67,10 @@ final class BodyTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
         logger.notice("request refused: its body did not arrive in time", metadata: ["limit": "\(timeout.nanoseconds / 1_000_000) ms"])
         guard !responding else { return context.close(promise: nil) }
         Problem(.requestTimeout, "body-timeout", "the request's body did not arrive within \(Self.describe(timeout))").writeClosing(to: context)
+    }
+
+    static func announcesBody(_ request: HTTPRequest) -> Bool {
+        request.headerFields[.transferEncoding] != nil || request.headerFields[.contentLength].map { $0 != "0" } ?? false
     }
 
     static func describe(_ amount: TimeAmount) -> String {

@@ -12,8 +12,9 @@ import NIOWebSocket
 enum FirstRequestOutcome: Equatable {
     /// The request cannot be parsed: answer with this problem and close.
     case refuse(Problem.Summary)
-    /// Something below HTTP failed (I/O, TLS): close without an answer.
-    case close
+    /// Not a decision: a declined upgrade (the upgrade handler goes on to plain HTTP) or an
+    /// error below HTTP, which closes the channel by itself.
+    case undecided
     /// An upgraded WebSocket: its frames are served from the pipeline from the first one on.
     case takeOverWebSocket
     /// Plain HTTP, whose layer now answers parser errors itself.
@@ -30,7 +31,7 @@ enum FirstRequestOutcome: Equatable {
         case .upgraded: return .takeOverWebSocket
         case .requestPartRead: return .handOver
         case .error(let error):
-            guard let parserError = error as? HTTPParserError else { return .close }
+            guard let parserError = error as? HTTPParserError else { return .undecided }
             return .refuse(problem(for: parserError, maximumHeaderBytes: maximumHeaderBytes))
         }
     }
@@ -88,7 +89,9 @@ final class FirstRequestOutcomeHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        carryOut(.after(.error(error), maximumHeaderBytes: maximumHeaderBytes), context)
+        let outcome = FirstRequestOutcome.after(.error(error), maximumHeaderBytes: maximumHeaderBytes)
+        guard outcome != .undecided else { return context.fireErrorCaught(error) }
+        carryOut(outcome, context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -118,8 +121,8 @@ final class FirstRequestOutcomeHandler: ChannelInboundHandler, RemovableChannelH
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
             let pipeline = NIOLoopBound(context.pipeline, eventLoop: context.eventLoop)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in pipeline.value.closeAsIfInputEnded() }
-        case .close:
-            context.pipeline.closeAsIfInputEnded()
+        case .undecided:
+            decided = false
         case .takeOverWebSocket:
             WebSocketTakeover.adopt(context.pipeline, maximumMessageBytes: maximumWebSocketMessageBytes, logger: logger)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
