@@ -9,12 +9,7 @@ import Testing
 /// stay bounded (issue 20, finding 8).
 @Suite struct ConcrntCommitLimitTests {
     static func withPolicy(_ policy: String, _ body: (TestServer) async throws -> Void) async throws {
-        let file = try Tokens.writePolicy(policy)
-        defer { try? FileManager.default.removeItem(at: file) }
-        try await TestServer.with(configure: {
-            $0.policyFile = file
-            $0.jwtSecret = Tokens.secret
-        }) { server in try await body(server) }
+        try await TestServer.with(policy: policy, body)
     }
 
     @Test func aSignatureDoesNotOverrideTheAccessPolicy() async throws {

@@ -12,12 +12,7 @@ import Testing
         """#
 
     @Test func anonymousReadersSeeNeitherTheSecretNorItsRemoval() async throws {
-        let file = try Tokens.writePolicy(Self.policy)
-        defer { try? FileManager.default.removeItem(at: file) }
-        try await TestServer.with(configure: {
-            $0.policyFile = file
-            $0.jwtSecret = Tokens.secret
-        }) { server in
+        try await TestServer.with(policy: Self.policy) { server in
             let alice = try await Tokens.bearer("alice")
             #expect(try await server.send(.PUT, "/public/open", json: #"{"text":"for everyone"}"#).status == 201)
             #expect(try await server.send(.PUT, "/public/secret", headers: [alice], json: #"{"text":"only alice"}"#).status == 201)
@@ -41,12 +36,7 @@ import Testing
 
     /// A chunk whose only entries are hidden is not announced by an iterator.
     @Test func iteratorsSkipChunksWithOnlyHiddenEntries() async throws {
-        let file = try Tokens.writePolicy(Self.policy)
-        defer { try? FileManager.default.removeItem(at: file) }
-        try await TestServer.with(configure: {
-            $0.policyFile = file
-            $0.jwtSecret = Tokens.secret
-        }) { server in
+        try await TestServer.with(policy: Self.policy) { server in
             let alice = try await Tokens.bearer("alice")
             #expect(try await server.send(.PUT, "/public/secret", headers: [alice], json: #"{"text":"only alice"}"#).status == 201)
             let document = try #require(try await server.send(.GET, "/public/", headers: [("Accept", ChunkedTimeline.mediaType)]).json)

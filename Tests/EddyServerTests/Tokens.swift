@@ -1,4 +1,5 @@
 import EddyServer
+import EddyTestSupport
 import Foundation
 
 /// Tokens for the access tests, all signed with one test secret.
@@ -17,5 +18,20 @@ enum Tokens {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-policy-\(UUID().uuidString).json")
         try text.write(to: file, atomically: true, encoding: .utf8)
         return file
+    }
+}
+
+extension RunningServer {
+    /// Runs `body` against a fresh server guarded by `policy` that accepts the test tokens.
+    static func with(
+        policy: String, configure: @escaping (inout ServerConfiguration) -> Void = { _ in }, _ body: (RunningServer) async throws -> Void
+    ) async throws {
+        let file = try Tokens.writePolicy(policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await RunningServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+            configure(&$0)
+        }) { server in try await body(server) }
     }
 }

@@ -15,12 +15,7 @@ import Testing
         """
 
     @Test func aKelvinSignSubjectIsNotKevin() async throws {
-        let file = try Tokens.writePolicy(Self.policy)
-        defer { try? FileManager.default.removeItem(at: file) }
-        try await TestServer.with(configure: {
-            $0.policyFile = file
-            $0.jwtSecret = Tokens.secret
-        }) { server in
+        try await TestServer.with(policy: Self.policy) { server in
             let kevin = try await Tokens.bearer("Kevin")
             let kelvin = try await Tokens.bearer("\u{212A}evin")
             #expect(try await server.send(.PUT, "/users/Kevin/doc", headers: [kevin], json: #"{"secret":1}"#).status == 201)
