@@ -35,11 +35,6 @@ struct ChunkedTimeline: Sendable {
     }
 
     private func chunk(of milliseconds: Int64) -> Int64 { Self.chunk(ofMilliseconds: milliseconds, size: chunkSize) }
-    /// The first millisecond of a chunk; nil where that is beyond what an Int64 holds.
-    private func start(of chunk: Int64) -> Int64? {
-        let (milliseconds, overflow) = chunk.multipliedReportingOverflow(by: Int64(chunkSize) * 1000)
-        return overflow ? nil : milliseconds
-    }
     private var currentChunk: Int64 { chunk(of: Int64(Date().timeIntervalSince1970 * 1000)) }
 
     func respond(_ request: Request, collection: ResourcePath, exchange: Exchange) async throws -> Response {
@@ -50,8 +45,8 @@ struct ChunkedTimeline: Sendable {
         try access.authorize(exchange.identity, to: .read, at: collection)
         guard try await store.collectionExists(collection) else { throw Problem.notFound(collection.description) }
         let view = View(
-            store: store, collection: collection, admits: access.eventAdmission(for: .children(collection), identity: exchange.identity) ?? { _ in true }, start: start(of:),
-            chunk: chunk(of:))
+            store: store, collection: collection, chunkSize: chunkSize,
+            admits: access.eventAdmission(for: .children(collection), identity: exchange.identity) ?? { _ in true })
         let query = request.uri.queryParameters
         let first = try await view.neighbour(ascending: true, from: nil).map(chunk(of:)) ?? currentChunk
         let last = currentChunk
@@ -138,9 +133,14 @@ extension ChunkedTimeline {
     struct View: Sendable {
         let store: any ResourceStore
         let collection: ResourcePath
+        let chunkSize: Int
         let admits: @Sendable (ResourcePath) -> Bool
-        let start: @Sendable (Int64) -> Int64?
-        let chunk: @Sendable (Int64) -> Int64
+
+        /// The first millisecond of a chunk; nil where that is beyond what an Int64 holds.
+        func start(_ chunk: Int64) -> Int64? {
+            let (milliseconds, overflow) = chunk.multipliedReportingOverflow(by: Int64(chunkSize) * 1000)
+            return overflow ? nil : milliseconds
+        }
 
         /// The visible entries of one chunk.
         func entries(inChunk id: Int64, descending: Bool) async throws -> [StoredResource] {
@@ -163,7 +163,7 @@ extension ChunkedTimeline {
                     ? try await store.timelineNeighbour(of: collection, before: nil, atOrAfter: bound)
                     : try await store.timelineNeighbour(of: collection, before: bound, atOrAfter: nil)
                 guard let found else { return nil }
-                let id = chunk(found)
+                let id = ChunkedTimeline.chunk(ofMilliseconds: found, size: chunkSize)
                 if try await !entries(inChunk: id, descending: false).isEmpty { return found }
                 // Past this chunk: its first millisecond going down, the next chunk's going up.
                 guard let next = ascending ? start(id.addingReportingOverflow(1).partialValue) : start(id) else { return nil }
