@@ -3,8 +3,11 @@ import HTTPTypes
 import Hummingbird
 
 /// `GET /.eddy/events?path=/a/&mode=subtree&after=N`: Eddy's own view of the change log as an
-/// event stream, one JSON event per SSE message with the sequence number as its id. The
-/// protocol adapters (LiveResource, Solid, Concrnt) sit on the same subscription.
+/// event stream, one JSON event per SSE message. Its id is the event's checkpoint (epoch and
+/// sequence), like every other stream's, so a `Last-Event-ID` from another or a reset log is
+/// a start-over rather than a position misread. `after=` also takes a bare sequence number
+/// (`after=0`: everything retained), which tools and the web app send to read the log from a
+/// known point. The protocol adapters (LiveResource, Solid, Concrnt) sit on the same subscription.
 struct EventLogHandler: Sendable {
     let streams: EventStreamResponse
     let access: AccessController
@@ -32,21 +35,13 @@ struct EventLogHandler: Sendable {
             throw Problem.badRequest("invalid-parameter", "mode must be value, children or subtree, got '\(mode)'")
         }
         try access.authorize(exchange.identity, to: .read, at: path)
-        let after = try Self.position(request.headers[.lastEventID] ?? query["after"].map(String.init))
+        let epoch = streams.hub.store.epoch
+        // A Last-Event-ID is an id this stream handed out, so always a checkpoint.
+        let start = request.headers[.lastEventID].map { ResumePosition.parse($0, epoch: epoch) }
+            ?? ResumePosition.parse(query["after"], epoch: epoch, bareSequence: true)
         return try await streams.respond(
-            filter: filter, after: after, principal: exchange.identity.subject,
+            filter: filter, from: start, principal: exchange.identity.subject,
             admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection, formatKey: "eddy-log",
-            encode: { SSEFrame.make(id: String($0.sequence), data: $0.jsonText) },
-            onHistoryUnavailable: { error in
-                SSEFrame.make(id: nil, event: "reset", data: JSONValue.quoted(error.description))
-            })
-    }
-
-    static func position(_ raw: String?) throws -> SequenceNumber? {
-        guard let raw else { return nil }
-        guard let value = SequenceNumber(raw) else {
-            throw Problem.badRequest("invalid-parameter", "a resume position must be a sequence number, got '\(raw)'")
-        }
-        return value
+            encode: { SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: $0.sequence).token, data: $0.jsonText) })
     }
 }

@@ -26,33 +26,34 @@ struct EventStreamResponse: Sendable {
 
     func respond(
         filter: SubscriptionFilter,
-        after: SequenceNumber?,
+        from start: Result<ResumePosition, StartOver>,
         principal: String?,
         admits: (@Sendable (ResourcePath) -> Bool)?,
         connection: (any Channel)?,
         formatKey: String,
-        encode: @escaping @Sendable (ChangeEvent) -> String,
-        onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
+        encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
         try await respond(
-            sources: [Source(filter: filter, admits: admits, formatKey: formatKey, encode: encode)], after: after,
-            principal: principal, connection: connection, onHistoryUnavailable: onHistoryUnavailable)
+            sources: [Source(filter: filter, admits: admits, formatKey: formatKey, encode: encode)], from: start,
+            principal: principal, connection: connection)
     }
 
     /// A stream over several sources (multiplexing); `preamble` frames go first (for example
-    /// an error for a source the caller may not read).
+    /// an error for a source the caller may not read). A client that cannot resume where it
+    /// asked gets a stream of one `reset` event (`SSEFrame.startOver`), whether its token was
+    /// foreign or the log no longer holds what follows it.
     func respond(
         sources: [Source],
-        after: SequenceNumber?,
+        from start: Result<ResumePosition, StartOver>,
         principal: String?,
         preamble: [String] = [],
-        connection: (any Channel)?,
-        onHistoryUnavailable: @escaping @Sendable (StoreError) -> String
+        connection: (any Channel)?
     ) async throws -> Response {
         let outlet = await StreamOutlet.open(on: connection, capacity: bufferEvents)
         var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
         var subscriptions: [HubSubscription] = []
         do {
+            let after = try start.get().sequence
             if let after, sources.count > 1 {
                 subscriptions = try await subscribeMerged(sources, after: after, principal: principal, outlet: outlet)
             } else {
@@ -63,11 +64,15 @@ struct EventStreamResponse: Sendable {
                         try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
                 }
             }
-        } catch let error as StoreError {
+        } catch {
+            guard let startOver = StartOver(error) else {
+                for subscription in subscriptions { subscription.cancel() }
+                throw error
+            }
             for subscription in subscriptions { subscription.cancel() }
             subscriptions = []
             outlet.finish()
-            opening = ByteBuffer(string: onHistoryUnavailable(error))
+            opening = ByteBuffer(string: SSEFrame.startOver(startOver))
         }
         if sources.isEmpty { outlet.finish() }
         let release: @Sendable () -> Void
@@ -160,6 +165,13 @@ private final class EventStreamSink: HubSubscriber {
 
 /// Builds the lines of one SSE event.
 enum SSEFrame {
+    /// The event every stream sends a client that cannot resume: start over from a fresh GET.
+    /// Its empty `id` clears an EventSource's last event id, so the browser's own reconnection
+    /// starts afresh instead of sending the dead position again.
+    static func startOver(_ startOver: StartOver) -> String {
+        make(id: "", event: "reset", data: "{\"reason\":" + JSONValue.quoted(startOver.description) + "}")
+    }
+
     static func make(id: String?, event: String? = nil, data: String) -> String {
         var out = ""
         if let event { out += "event: \(event)\n" }

@@ -39,7 +39,7 @@ import Testing
                 var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/feed/&after=\(resumeFrom)")
                 var ids: [Int] = []
                 while let event = try await reader.next() {
-                    ids.append(Int(event.id ?? "") ?? -1)
+                    ids.append(Int(Checkpoint(token: event.id ?? "")?.sequence ?? 0))
                     let parsed = try JSONValue(parsing: event.data)
                     #expect(parsed["seq"] == .int(Int64(ids.last!)))
                     if ids.last == total { break }
@@ -54,11 +54,13 @@ import Testing
     @Test func lastEventIDResumesAndTruncatedHistoryResets() async throws {
         try await TestServer.with { server in
             for index in 1...6 { _ = try await server.send(.PUT, "/h/\(index)", json: "{}") }
+            let epoch = server.server.store.epoch
+            let token: @Sendable (SequenceNumber) -> String = { sequence in Checkpoint(epoch: epoch, sequence: sequence).token }
             let resumed = try await withTimeout(10) {
-                var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/h/", headers: [("Last-Event-ID", "4")])
+                var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/h/", headers: [("Last-Event-ID", token(4))])
                 return [try await reader.next()?.id, try await reader.next()?.id]
             }
-            #expect(resumed == ["5", "6"])
+            #expect(resumed == [token(5), token(6)])
 
             _ = try await server.server.store.applyRetention(.init(maximumEvents: 2, maximumAgeSeconds: 3600), now: 0)
             let reset = try await withTimeout(10) {
@@ -66,8 +68,14 @@ import Testing
                 return try await reader.next()
             }
             #expect(reset?.event == "reset")
-            let bad = try await server.send(.GET, "/.eddy/events?path=/h/&after=abc")
-            #expect(bad.status == 400)
+            // A position that is not from this log is a start-over too, never a guess.
+            for foreign in ["abc", "other-4"] {
+                let startOver = try await withTimeout(10) {
+                    var reader = try await SSEReader.open(server.baseURL + "/.eddy/events?path=/h/&after=" + foreign)
+                    return try await reader.next()
+                }
+                #expect(startOver?.event == "reset")
+            }
         }
     }
 }

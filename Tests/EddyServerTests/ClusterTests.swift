@@ -223,7 +223,7 @@ struct ClusterTests {
             #expect(Set(written).count == written.count, "no sequence number was handed out twice")
             var seenByNode: [[UInt64]] = []
             for reader in readers {
-                seenByNode.append(try await reader.first(written.count).map { UInt64($0.id ?? "") ?? 0 })
+                seenByNode.append(try await reader.first(written.count).map { Checkpoint(token: $0.id ?? "")?.sequence ?? 0 })
                 // Nothing beyond the acknowledged writes, either.
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(reader.events.count == written.count)

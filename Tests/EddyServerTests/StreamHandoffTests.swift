@@ -77,7 +77,7 @@ import Glibc
             let response = head + raw
             let headEnd = try #require(response.range(of: "\r\n\r\n"))
             let body = try Self.dechunk(String(response[headEnd.upperBound...]))
-            let ids = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { UInt64($0.dropFirst(4)) }
+            let ids = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Checkpoint(token: $0.dropFirst(4))?.sequence }
             #expect(ids.count == 50)
             #expect(ids == ids.sorted() && Set(ids).count == ids.count, "in sequence order, once each: \(ids)")
         }

@@ -29,18 +29,27 @@ enum ChangesFeed {
         let changes: [ChangeEvent]
         do {
             changes = try await store.events(after: checkpoint.sequence, matching: .children(collection), limit: limit)
-        } catch let error as StoreError {
-            throw Problem(.notFound, "stale-checkpoint", "\(error); fetch the collection again")
+        } catch {
+            guard let startOver = StartOver(error) else { throw error }
+            throw Problem.startOver(startOver)
         }
         let visible = admits.map { admits in changes.filter { admits($0.path) } } ?? changes
         return (visible, Checkpoint(epoch: checkpoint.epoch, sequence: changes.last?.sequence ?? checkpoint.sequence))
     }
 
-    /// Parses an `after=` checkpoint of this log; a foreign or malformed one means "start over".
+    /// Parses an `after=` checkpoint of this log; one that is not is a start-over (404).
     static func checkpoint(_ raw: some StringProtocol, epoch: String) throws -> Checkpoint {
-        guard let checkpoint = Checkpoint(token: raw), checkpoint.epoch == epoch else {
-            throw Problem(.notFound, "stale-checkpoint", "the checkpoint '\(raw)' is not from this server's log; fetch the collection again")
+        switch ResumePosition.parse(raw, epoch: epoch) {
+        case .success(let position): return Checkpoint(epoch: epoch, sequence: position.sequence ?? 0)
+        case .failure(let startOver): throw Problem.startOver(startOver)
         }
-        return checkpoint
+    }
+}
+
+extension Problem {
+    /// How a request–response surface says "start over": 404, so a LiveResource client
+    /// fetches the resource or collection again.
+    static func startOver(_ startOver: StartOver) -> Problem {
+        Problem(.notFound, "stale-checkpoint", startOver.description)
     }
 }

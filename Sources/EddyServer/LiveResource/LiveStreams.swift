@@ -42,29 +42,10 @@ struct LiveStreams: Sendable {
         filter: SubscriptionFilter, request: Request, exchange: Exchange, formatKey: String,
         encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
-        let resume = request.headers[.lastEventID] ?? request.uri.queryParameters["after"].map(String.init)
-        var after: SequenceNumber?
-        if let resume {
-            guard let checkpoint = Checkpoint(token: resume), checkpoint.epoch == epoch else {
-                return resetStream("the resume position '\(resume)' is not from this server's log")
-            }
-            after = checkpoint.sequence
-        }
+        let token = request.headers[.lastEventID] ?? request.uri.queryParameters["after"].map(String.init)
         return try await streams.respond(
-            filter: filter, after: after, principal: exchange.identity.subject,
+            filter: filter, from: ResumePosition.parse(token, epoch: epoch), principal: exchange.identity.subject,
             admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection,
-            formatKey: formatKey, encode: encode,
-            onHistoryUnavailable: { error in Self.resetFrame(error.description) })
-    }
-
-    /// The event a client gets when it cannot resume: start over from a fresh GET.
-    static func resetFrame(_ why: String) -> String {
-        SSEFrame.make(id: nil, event: "reset", data: "{\"reason\":" + JSONValue.quoted(why) + "}")
-    }
-
-    private func resetStream(_ why: String) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-            body: .init(byteBuffer: ByteBuffer(string: Self.resetFrame(why))))
+            formatKey: formatKey, encode: encode)
     }
 }

@@ -185,19 +185,8 @@ struct Multiplex: Sendable {
                         return SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: change.sequence).token, data: "{\"uri\":\(uri),\"body\":\(body)}")
                     }))
         }
-        var after: SequenceNumber?
-        if let resume = request.headers[.lastEventID] {
-            guard let checkpoint = Checkpoint(token: resume), checkpoint.epoch == epoch else {
-                return try await streams.respond(
-                    sources: [], after: nil, principal: nil,
-                    preamble: [LiveStreams.resetFrame("the resume position '\(resume)' is not from this server's log")],
-                    connection: exchange.connection,
-                    onHistoryUnavailable: { LiveStreams.resetFrame($0.description) })
-            }
-            after = checkpoint.sequence
-        }
         return try await streams.respond(
-            sources: sources, after: after, principal: exchange.identity.subject, preamble: preamble, connection: exchange.connection,
-            onHistoryUnavailable: { LiveStreams.resetFrame($0.description) })
+            sources: sources, from: ResumePosition.parse(request.headers[.lastEventID], epoch: epoch), principal: exchange.identity.subject,
+            preamble: preamble, connection: exchange.connection)
     }
 }

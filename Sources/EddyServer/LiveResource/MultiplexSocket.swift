@@ -35,6 +35,11 @@ struct MultiplexSocket: WebSocketService {
             ended: { session.close() })
     }
 
+    /// How the socket says "start over" for one subscription: a 404 `error` with its id.
+    static func startOver(id: String?, _ startOver: StartOver) -> String {
+        error(id: id, code: 404, startOver.description)
+    }
+
     static func error(id: String?, code: Int, _ message: String) -> String {
         "{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"error\",\"code\":\(code),\"message\":\(JSONValue.quoted(message))}"
     }
@@ -99,15 +104,16 @@ struct MultiplexSocket: WebSocketService {
                     return
                 }
                 if type == "subscribe" {
-                    var after: Checkpoint?
-                    if let resume = message["after"] {
-                        guard case .string(let token) = resume, let checkpoint = Checkpoint(token: token), checkpoint.epoch == socket.store.epoch else {
-                            send(MultiplexSocket.error(id: id, code: 404, "the position \(resume.text) is not from this server's log; fetch the resource again"))
-                            return
-                        }
-                        after = checkpoint
+                    let token: String?
+                    switch message["after"] {
+                    case nil: token = nil
+                    case .string(let text)?: token = text
+                    case let other?: token = other.text
                     }
-                    await subscribe(id: id, uri: uri, mode: mode, after: after)
+                    switch ResumePosition.parse(token, epoch: socket.store.epoch) {
+                    case .success(let start): await subscribe(id: id, uri: uri, mode: mode, from: start)
+                    case .failure(let startOver): send(MultiplexSocket.startOver(id: id, startOver))
+                    }
                 } else {
                     subscriptions.withLock { $0.removeValue(forKey: ByteIdentity(mode + " " + uri)) }?.cancel()
                     send("{" + (id.map { "\"id\":\($0)," } ?? "") + "\"type\":\"unsubscribed\"}")
@@ -119,7 +125,7 @@ struct MultiplexSocket: WebSocketService {
             }
         }
 
-        private func subscribe(id: String?, uri: String, mode: String, after: Checkpoint?) async {
+        private func subscribe(id: String?, uri: String, mode: String, from start: ResumePosition) async {
             let key = ByteIdentity(mode + " " + uri)
             let path: ResourcePath
             do {
@@ -148,11 +154,11 @@ struct MultiplexSocket: WebSocketService {
             }
             let filter: SubscriptionFilter = mode == "changes" ? .children(path) : .value(path)
             do {
-                let start: SequenceNumber
-                if let after { start = after.sequence } else { start = try await socket.store.headSequence() }
-                let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: start)
+                let previous: SequenceNumber
+                if let after = start.sequence { previous = after } else { previous = try await socket.store.headSequence() }
+                let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: previous)
                 let subscription = try await socket.hub.subscribe(
-                    filter, after: after?.sequence, subscriber: sink, principal: identity.subject,
+                    filter, after: start.sequence, subscriber: sink, principal: identity.subject,
                     admits: socket.access.eventAdmission(for: filter, identity: identity))
                 let replaced = subscriptions.withLock { table in
                     defer { table[key] = subscription }
@@ -160,9 +166,11 @@ struct MultiplexSocket: WebSocketService {
                 }
                 replaced?.cancel()
                 send(ack)
-            } catch let error as StoreError {
-                send(MultiplexSocket.error(id: id, code: 404, "\(error); fetch the resource again"))
             } catch {
+                if let startOver = StartOver(error) {
+                    send(MultiplexSocket.startOver(id: id, startOver))
+                    return
+                }
                 send(MultiplexSocket.error(id: id, code: 503, "could not subscribe: \(error)"))
             }
         }

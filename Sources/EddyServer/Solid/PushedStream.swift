@@ -4,12 +4,15 @@ import NIOCore
 
 /// A streaming response carrying a channel's notifications: subscribes a `NotificationFeed`
 /// for the channel (optionally replaying after a position), sends the `state` notification
-/// first when there is one, keeps idle proxies awake, and ends when the channel does.
+/// first when there is one, keeps idle proxies awake, and ends when the channel does. A client
+/// that cannot resume gets the stream's start-over frame and the end of the stream, as on
+/// every other event stream: the connection is already the stream's, so no status can follow.
 enum PushedStream {
     static func respond(
-        channel: SolidChannel, after: SequenceNumber?, initial: String?, hub: Hub, access: AccessController, epoch: String,
+        channel: SolidChannel, from start: Result<ResumePosition, StartOver>, initial: String?, hub: Hub, access: AccessController, epoch: String,
         ticker: KeepAliveTicker, buffer: Int, connection: (any Channel)?, contentType: String,
-        frame: @escaping @Sendable (String, Checkpoint?) -> String, keepAliveFrame: String
+        frame: @escaping @Sendable (String, Checkpoint?) -> String, startOverFrame: @Sendable (StartOver) -> String = { _ in "" },
+        keepAliveFrame: String
     ) async throws -> Response {
         let outlet = await StreamOutlet.open(on: connection, capacity: buffer)
         let feed = NotificationFeed(
@@ -21,11 +24,20 @@ enum PushedStream {
             },
             onEnd: { outlet.finish() })
         let identity = Identity(subject: channel.subject)
-        let subscription = try await hub.subscribe(
-            channel.filter, after: after, subscriber: feed, principal: channel.subject,
-            admits: access.eventAdmission(for: channel.filter, identity: identity))
+        var first = initial.map { ByteBuffer(string: frame($0, nil)) }
+        var subscription: HubSubscription?
+        do {
+            subscription = try await hub.subscribe(
+                channel.filter, after: try start.get().sequence, subscriber: feed, principal: channel.subject,
+                admits: access.eventAdmission(for: channel.filter, identity: identity))
+        } catch {
+            guard let startOver = StartOver(error) else { throw error }
+            first = ByteBuffer(string: startOverFrame(startOver))
+            outlet.finish()
+        }
+        let held = subscription
         return outlet.response(
-            headers: [.contentType: contentType, .cacheControl: "no-cache"], first: initial.map { ByteBuffer(string: frame($0, nil)) },
-            ticker: ticker, keepAliveFrame: ByteBuffer(string: keepAliveFrame), endAt: channel.endAt, onEnd: { subscription.cancel() })
+            headers: [.contentType: contentType, .cacheControl: "no-cache"], first: first,
+            ticker: ticker, keepAliveFrame: ByteBuffer(string: keepAliveFrame), endAt: channel.endAt, onEnd: { held?.cancel() })
     }
 }

@@ -153,25 +153,19 @@ struct SolidEndpoints: Sendable {
     }
 
     private func eventSource(_ channel: SolidChannel, request: Request, connection: (any Channel)?) async throws -> Response {
-        var after: SequenceNumber?
-        if let resume = request.headers[.lastEventID] {
-            guard let checkpoint = Checkpoint(token: resume), checkpoint.epoch == store.epoch else {
-                return Self.document(LiveStreams.resetFrame("the resume position is not from this server's log"), type: "text/event-stream")
-            }
-            after = checkpoint.sequence
-        }
-        let initial = after == nil ? try await channels.stateNotification(for: channel) : nil
+        let start = ResumePosition.parse(request.headers[.lastEventID], epoch: store.epoch)
+        let initial = (try? start.get()) == .now ? try await channels.stateNotification(for: channel) : nil
         return try await PushedStream.respond(
-            channel: channel, after: after, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
+            channel: channel, from: start, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
             buffer: streams.bufferEvents, connection: connection, contentType: "text/event-stream",
             frame: { notification, checkpoint in SSEFrame.make(id: checkpoint?.token, data: notification) },
-            keepAliveFrame: ": keep-alive\n\n")
+            startOverFrame: SSEFrame.startOver, keepAliveFrame: ": keep-alive\n\n")
     }
 
     private func streaming(_ channel: SolidChannel, connection: (any Channel)?) async throws -> Response {
         let initial = try await channels.stateNotification(for: channel)
         return try await PushedStream.respond(
-            channel: channel, after: nil, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
+            channel: channel, from: .success(.now), initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
             buffer: streams.bufferEvents, connection: connection, contentType: Self.ldJSON, frame: { notification, _ in notification + "\n" }, keepAliveFrame: "\n")
     }
 }
