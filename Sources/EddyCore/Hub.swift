@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// In-process fan-out of committed events. Subscribers are indexed by what they watch, so
@@ -98,52 +99,74 @@ public final class Hub: Sendable {
 
     public var subscriberCount: Int { index.withLock { $0.count } }
 
-    /// Subscribes `subscriber` to `filter`. With `after`, first replays the logged events after
-    /// that position; throws `StoreError.historyTruncated` when they are no longer retained.
-    /// - Parameters:
-    ///   - principal: who subscribed (nil for anonymous), so `revoke` can re-check access.
-    ///   - admits: a per-event check for subscriptions whose filter covers paths the principal
-    ///     may not all see (a subtree with stricter rules below it); nil admits everything.
+    /// Starts `subscription` for `subscriber`: from its start position, first the logged events
+    /// after it, then live ones; each event only when the watcher admits it; ended with
+    /// `HubDropReason.ended` at `pace.endAt`. Throws `StartOver` when the log cannot replay
+    /// from the start position.
     @discardableResult
-    public func subscribe(
-        _ filter: SubscriptionFilter,
-        after: SequenceNumber? = nil,
-        subscriber: any HubSubscriber,
-        principal: String? = nil,
-        admits: (@Sendable (ResourcePath) -> Bool)? = nil
-    ) async throws -> HubSubscription {
+    public func subscribe(_ subscription: Subscription, subscriber: any HubSubscriber) async throws -> HubSubscription {
+        let after = subscription.start.sequence
         let registration = index.withLock { index -> Registration? in
             guard !index.isShutDown else { return nil }
             let registration = Registration(
-                filter: index.shared(filter), subscriber: subscriber, replayingFrom: after, principal: principal, admits: admits)
+                filter: index.shared(subscription.filter), subscriber: subscriber, replayingFrom: after, watcher: subscription.watcher,
+                admits: subscription.eventAdmission)
             index.insert(registration)
             return registration
         }
         guard let registration else { throw HubDropReason.shutdown }
-        let subscription = HubSubscription(hub: self, registration: registration)
-        guard let after else { return subscription }
-        do {
-            var cursor = after
-            while true {
-                let page = try await store.events(after: cursor, matching: filter, limit: configuration.replayPageSize)
-                for change in page {
-                    guard registration.deliverReplayed(HubEvent(change)) else {
-                        drop(registration, reason: .tooSlow)
-                        return subscription
-                    }
-                    cursor = change.sequence
-                }
-                if page.count < configuration.replayPageSize { break }
+        let handle = HubSubscription(hub: self, registration: registration)
+        if let after {
+            do {
+                try await replay(registration, filter: subscription.filter, after: after)
+            } catch {
+                _ = index.withLock { $0.remove(registration) }
+                registration.close()
+                throw StartOver(error) ?? error
             }
-            if !registration.finishReplay() {
-                drop(registration, reason: .tooSlow)
-            }
-        } catch {
-            _ = index.withLock { $0.remove(registration) }
-            registration.close()
-            throw error
         }
-        return subscription
+        if let endAt = subscription.pace.endAt { end(registration, at: endAt) }
+        return handle
+    }
+
+    private func replay(_ registration: Registration, filter: SubscriptionFilter, after: SequenceNumber) async throws {
+        var cursor = after
+        while true {
+            let page = try await store.events(after: cursor, matching: filter, limit: configuration.replayPageSize)
+            for change in page {
+                guard registration.deliverReplayed(HubEvent(change)) else {
+                    drop(registration, reason: .tooSlow)
+                    return
+                }
+                cursor = change.sequence
+            }
+            if page.count < configuration.replayPageSize { break }
+        }
+        if !registration.finishReplay() {
+            drop(registration, reason: .tooSlow)
+        }
+    }
+
+    /// Drops the registration at `endAt`; cancelling it cancels the wait.
+    private func end(_ registration: Registration, at endAt: Date) {
+        let delay = endAt.timeIntervalSinceNow
+        guard delay > 0 else {
+            drop(registration, reason: .ended)
+            return
+        }
+        // A client may name an end years away: the wait is capped so that it is always a
+        // valid duration, and a subscription living that long is re-checked then.
+        let seconds = min(delay, 366 * 86_400)
+        registration.setEnding(
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(seconds))
+                guard !Task.isCancelled, let self else { return }
+                if endAt.timeIntervalSinceNow <= 0 {
+                    self.drop(registration, reason: .ended)
+                } else {
+                    self.end(registration, at: endAt)
+                }
+            })
     }
 
     /// Delivers committed events to every matching subscriber. Called by the store's commit
@@ -208,7 +231,8 @@ public final class Hub: Sendable {
         index.withLock { index in
             for table in [index.byPath, index.byParent, index.bySubtree] {
                 for registrations in table.values {
-                    for registration in registrations.values where !isAllowed(registration.filter, registration.principal) {
+                    for registration in registrations.values
+                    where registration.answersToPolicy && !isAllowed(registration.filter, registration.principal) {
                         revoked.append(registration)
                     }
                 }
@@ -271,17 +295,21 @@ final class Registration: Sendable {
     let takesBatches: Bool
     let subscriber: any HubSubscriber
     let principal: String?
+    let answersToPolicy: Bool
     let admits: (@Sendable (ResourcePath) -> Bool)?
     private let gate: Mutex<Gate>
+    /// The wait for `endAt`, cancelled with the registration.
+    private let ending = Mutex<Task<Void, Never>?>(nil)
 
     init(
-        filter: SubscriptionFilter, subscriber: any HubSubscriber, replayingFrom after: SequenceNumber?, principal: String?,
+        filter: SubscriptionFilter, subscriber: any HubSubscriber, replayingFrom after: SequenceNumber?, watcher: Watcher,
         admits: (@Sendable (ResourcePath) -> Bool)?
     ) {
         self.filter = filter
         self.subscriber = subscriber
         takesBatches = subscriber.takesBatches
-        self.principal = principal
+        self.principal = watcher.principal
+        self.answersToPolicy = watcher.answersToPolicy
         self.admits = admits
         if let after {
             gate = Mutex(.replaying(pending: [], lastDelivered: after))
@@ -362,13 +390,22 @@ final class Registration: Sendable {
         }
     }
 
+    /// Stored before the gate is looked at, as `close` closes the gate before it looks here:
+    /// whichever runs second cancels the wait.
+    func setEnding(_ task: Task<Void, Never>) {
+        ending.withLock { $0 = task }
+        if gate.withLock({ if case .closed = $0 { true } else { false } }) { task.cancel() }
+    }
+
     /// Returns whether this call closed it (false when it was closed already).
     @discardableResult
     func close() -> Bool {
-        gate.withLock { gate in
+        let closed = gate.withLock { gate in
             if case .closed = gate { return false }
             gate = .closed
             return true
         }
+        ending.withLock { $0 }?.cancel()
+        return closed
     }
 }

@@ -87,6 +87,8 @@ public enum HubDropReason: Error, Equatable, Sendable, CustomStringConvertible {
     case shutdown
     /// The subscription is no longer allowed (for example its access was revoked).
     case revoked(String)
+    /// The subscription reached its end (`DeliveryPace.endAt`).
+    case ended
 
     public var description: String {
         switch self {
@@ -94,6 +96,7 @@ public enum HubDropReason: Error, Equatable, Sendable, CustomStringConvertible {
         case .replayOverrun: "too many live events arrived while replaying history"
         case .shutdown: "server is shutting down"
         case .revoked(let why): "subscription revoked: \(why)"
+        case .ended: "the subscription reached its end time"
         }
     }
 }

@@ -17,14 +17,14 @@ public struct HubEventStream: AsyncSequence, Sendable {
 }
 
 extension Hub {
-    public func events(_ filter: SubscriptionFilter, after: SequenceNumber? = nil, bufferSize: Int = 256) async throws -> HubEventStream {
+    public func events(_ subscription: Subscription, bufferSize: Int = 256) async throws -> HubEventStream {
         let (stream, continuation) = AsyncThrowingStream<HubEvent, any Error>.makeStream(
             bufferingPolicy: .bufferingOldest(bufferSize)
         )
         let sink = StreamSubscriber(continuation: continuation)
-        let subscription = try await subscribe(filter, after: after, subscriber: sink)
-        continuation.onTermination = { _ in subscription.cancel() }
-        return HubEventStream(stream: stream, subscription: subscription)
+        let handle = try await subscribe(subscription, subscriber: sink)
+        continuation.onTermination = { _ in handle.cancel() }
+        return HubEventStream(stream: stream, subscription: handle)
     }
 }
 

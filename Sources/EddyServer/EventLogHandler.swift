@@ -34,14 +34,13 @@ struct EventLogHandler: Sendable {
         default:
             throw Problem.badRequest("invalid-parameter", "mode must be value, children or subtree, got '\(mode)'")
         }
-        try access.authorize(exchange.identity, to: .read, at: path)
+        let watcher = try access.watcher(exchange.identity, reading: filter)
         let epoch = streams.hub.store.epoch
         // A Last-Event-ID is an id this stream handed out, so always a checkpoint.
         let start = request.headers[.lastEventID].map { ResumePosition.parse($0, epoch: epoch) }
             ?? ResumePosition.parse(query["after"], epoch: epoch, bareSequence: true)
         return try await streams.respond(
-            filter: filter, from: start, principal: exchange.identity.subject,
-            admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection, formatKey: "eddy-log",
+            filter: filter, from: start, watcher: watcher, connection: exchange.connection, formatKey: "eddy-log",
             encode: { SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: $0.sequence).token, data: $0.jsonText) })
     }
 }

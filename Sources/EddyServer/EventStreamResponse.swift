@@ -17,7 +17,6 @@ struct EventStreamResponse: Sendable {
     /// One thing a stream watches, and how its events are framed.
     struct Source: Sendable {
         let filter: SubscriptionFilter
-        let admits: (@Sendable (ResourcePath) -> Bool)?
         /// Names the encoding, so an event's bytes are shared by all subscribers of the format.
         let formatKey: String
         /// The SSE frame for one event (`id:`/`data:` lines and the blank line).
@@ -27,15 +26,13 @@ struct EventStreamResponse: Sendable {
     func respond(
         filter: SubscriptionFilter,
         from start: Result<ResumePosition, StartOver>,
-        principal: String?,
-        admits: (@Sendable (ResourcePath) -> Bool)?,
+        watcher: Watcher,
         connection: (any Channel)?,
         formatKey: String,
         encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
         try await respond(
-            sources: [Source(filter: filter, admits: admits, formatKey: formatKey, encode: encode)], from: start,
-            principal: principal, connection: connection)
+            sources: [Source(filter: filter, formatKey: formatKey, encode: encode)], from: start, watcher: watcher, connection: connection)
     }
 
     /// A stream over several sources (multiplexing); `preamble` frames go first (for example
@@ -45,7 +42,7 @@ struct EventStreamResponse: Sendable {
     func respond(
         sources: [Source],
         from start: Result<ResumePosition, StartOver>,
-        principal: String?,
+        watcher: Watcher,
         preamble: [String] = [],
         connection: (any Channel)?
     ) async throws -> Response {
@@ -53,15 +50,14 @@ struct EventStreamResponse: Sendable {
         var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
         var subscriptions: [HubSubscription] = []
         do {
-            let after = try start.get().sequence
-            if let after, sources.count > 1 {
-                subscriptions = try await subscribeMerged(sources, after: after, principal: principal, outlet: outlet)
+            let start = try start.get()
+            if let after = start.sequence, sources.count > 1 {
+                subscriptions = try await subscribeMerged(sources, after: after, watcher: watcher, outlet: outlet)
             } else {
                 for source in sources {
                     let sink = EventStreamSink(
                         outlet: outlet, formatKey: source.formatKey, encode: source.encode, takesBatches: sources.count == 1)
-                    subscriptions.append(
-                        try await hub.subscribe(source.filter, after: after, subscriber: sink, principal: principal, admits: source.admits))
+                    subscriptions.append(try await hub.subscribe(Subscription(source.filter, watcher: watcher, from: start), subscriber: sink))
                 }
             }
         } catch {
@@ -93,21 +89,22 @@ struct EventStreamResponse: Sendable {
     /// Several sources resuming from one position: live first (held at a gate), then the
     /// history of all of them merged in log order, then the held events the history missed.
     private func subscribeMerged(
-        _ sources: [Source], after: SequenceNumber, principal: String?, outlet: StreamOutlet
+        _ sources: [Source], after: SequenceNumber, watcher: Watcher, outlet: StreamOutlet
     ) async throws -> [HubSubscription] {
+        let live = sources.map { Subscription($0.filter, watcher: watcher) }
         let gate = MergedReplayGate(limit: hub.configuration.replayBufferLimit)
         let sinks = sources.map { EventStreamSink(outlet: outlet, formatKey: $0.formatKey, encode: $0.encode, takesBatches: false) }
         var subscriptions: [HubSubscription] = []
         do {
-            for (index, source) in sources.enumerated() {
+            for index in sources.indices {
                 let gated = GatedSubscriber(gate: gate, source: index, inner: sinks[index])
-                subscriptions.append(try await hub.subscribe(source.filter, subscriber: gated, principal: principal, admits: source.admits))
+                subscriptions.append(try await hub.subscribe(live[index], subscriber: gated))
             }
             var reader = MergedLogReader(store: hub.store, filters: sources.map(\.filter), after: after, pageSize: hub.configuration.replayPageSize)
             var replayed = after
             while let (change, matched) = try await reader.next() {
                 let event = HubEvent(change)
-                for index in matched where sources[index].admits?(change.path) ?? true {
+                for index in matched where live[index].eventAdmission?(change.path) ?? true {
                     guard sinks[index].receive(event) else { throw HubDropReason.tooSlow }
                 }
                 replayed = change.sequence

@@ -49,34 +49,34 @@ struct StreamOutlet: Sendable {
     }
 
     /// The streaming response: `first`, then the frames, with keep-alives from the shared
-    /// ticker, until the stream is finished, `endAt` passes, the client goes away or the server
+    /// ticker, until the stream is finished (by its subscription, which also ends at its
+    /// `endAt`), the client goes away or the server
     /// shuts down; `onEnd` then releases what fed it.
     func response(
-        headers: HTTPFields, first: ByteBuffer?, ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer, endAt: Date? = nil,
+        headers: HTTPFields, first: ByteBuffer?, ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer,
         onEnd: @escaping @Sendable () -> Void
     ) -> Response {
         switch route {
         case .socket(let handoff):
             handoff.whenEnded(onEnd)
-            let deadline = endAt.map { NIODeadline.now() + .milliseconds(Int64(max(0, $0.timeIntervalSinceNow) * 1000)) }
             var headers = headers
             // The connection serves nothing after the stream; saying so lets clients not reuse it.
             headers[.connection] = "close"
             return Response(status: .ok, headers: headers, body: ResponseBody { _ in
-                try await handoff.takeOver(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: deadline)
+                try await handoff.takeOver(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: nil)
                 throw EventStreamHandedOff()
             })
         case .queue(let stream, let continuation):
             return Response(
                 status: .ok, headers: headers,
                 body: Self.queuedBody(
-                    stream, continuation, first: first, ticker: ticker, keepAliveFrame: keepAliveFrame, endAt: endAt, onEnd: onEnd))
+                    stream, continuation, first: first, ticker: ticker, keepAliveFrame: keepAliveFrame, onEnd: onEnd))
         }
     }
 
     private static func queuedBody(
         _ stream: AsyncStream<ByteBuffer>, _ continuation: AsyncStream<ByteBuffer>.Continuation, first: ByteBuffer?,
-        ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer, endAt: Date?, onEnd: @escaping @Sendable () -> Void
+        ticker: KeepAliveTicker, keepAliveFrame: ByteBuffer, onEnd: @escaping @Sendable () -> Void
     ) -> ResponseBody {
         ResponseBody { writer in
             let keepAlive = ticker.register { continuation.yield(keepAliveFrame) }
@@ -86,16 +86,7 @@ struct StreamOutlet: Sendable {
             }
             if let first { try await writer.write(first) }
             try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    if let endAt {
-                        group.addTask {
-                            try await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
-                            continuation.finish()
-                        }
-                    }
-                    for await chunk in stream { try await writer.write(chunk) }
-                    group.cancelAll()
-                }
+                for await chunk in stream { try await writer.write(chunk) }
             } onGracefulShutdown: {
                 continuation.finish()
             }

@@ -16,7 +16,7 @@ import Testing
         // Wait until the log is well under way, then resume from a point in its past.
         while try await fixture.store.headSequence() < 120 { await Task.yield() }
         let resumeFrom: UInt64 = 50
-        let stream = try await hub.events(.subtree(try ResourcePath(parsing: "/s/")), after: resumeFrom, bufferSize: 1000)
+        let stream = try await hub.events(Subscription(.subtree(try ResourcePath(parsing: "/s/")), watcher: .server, from: .after(resumeFrom)), bufferSize: 1000)
         var seen: [UInt64] = []
         for try await event in stream {
             seen.append(event.sequence)
@@ -35,12 +35,12 @@ import Testing
         for index in 0..<500 {
             let recorder = Recorder()
             recorders["/many/\(index)"] = recorder
-            try await hub.subscribe(.value(try ResourcePath(parsing: "/many/\(index)")), subscriber: recorder)
+            try await hub.subscribe(Subscription(.value(try ResourcePath(parsing: "/many/\(index)")), watcher: .server), subscriber: recorder)
         }
         let children = Recorder()
-        try await hub.subscribe(.children(try ResourcePath(parsing: "/many/")), subscriber: children)
+        try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/many/")), watcher: .server), subscriber: children)
         let elsewhere = Recorder()
-        try await hub.subscribe(.subtree(try ResourcePath(parsing: "/other/")), subscriber: elsewhere)
+        try await hub.subscribe(Subscription(.subtree(try ResourcePath(parsing: "/other/")), watcher: .server), subscriber: elsewhere)
         #expect(hub.subscriberCount == 502)
 
         try await fixture.put("/many/7", "{}")
@@ -58,8 +58,8 @@ import Testing
         fixture.store.setCommitListener { hub.publish($0) }
         let path = try ResourcePath(parsing: "/hot")
         // Nobody ever reads this stream: its four-event buffer fills and the hub must drop it.
-        let slow = try await hub.events(.value(path), bufferSize: 4)
-        let fast = try await hub.events(.value(path), bufferSize: 1000)
+        let slow = try await hub.events(Subscription(.value(path), watcher: .server), bufferSize: 4)
+        let fast = try await hub.events(Subscription(.value(path), watcher: .server), bufferSize: 1000)
         let count = 200
         let reader = Task {
             var received = 0
@@ -88,8 +88,8 @@ import Testing
         let hub = Hub(store: fixture.store)
         for index in 0..<5 { try await fixture.put("/t/\(index)", "{}") }
         _ = try await fixture.store.applyRetention(.init(maximumEvents: 2, maximumAgeSeconds: 60), now: 0)
-        await #expect(throws: StoreError.historyTruncated(requested: 1, floor: 3)) {
-            try await hub.subscribe(.subtree(.root), after: 1, subscriber: Recorder())
+        await #expect(throws: StartOver(.historyGone(floor: 3))) {
+            try await hub.subscribe(Subscription(.subtree(.root), watcher: .server, from: .after(1)), subscriber: Recorder())
         }
         #expect(hub.subscriberCount == 0)
     }
@@ -124,10 +124,10 @@ import Testing
         let single = Recorder()
         let children = BatchRecorder()
         let other = BatchRecorder()
-        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/x")), subscriber: whole)
-        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/x")), subscriber: single)
-        try await hub.subscribe(.children(try ResourcePath(parsing: "/b/")), subscriber: children)
-        try await hub.subscribe(.value(try ResourcePath(parsing: "/b/y")), subscriber: other)
+        try await hub.subscribe(Subscription(.value(try ResourcePath(parsing: "/b/x")), watcher: .server), subscriber: whole)
+        try await hub.subscribe(Subscription(.value(try ResourcePath(parsing: "/b/x")), watcher: .server), subscriber: single)
+        try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/b/")), watcher: .server), subscriber: children)
+        try await hub.subscribe(Subscription(.value(try ResourcePath(parsing: "/b/y")), watcher: .server), subscriber: other)
         hub.publish([try Self.change(1, "/b/x"), try Self.change(2, "/b/y"), try Self.change(3, "/b/x"), try Self.change(4, "/c/z")])
         #expect(whole.batches == [[1, 3]])
         #expect(single.sequences == [1, 3])
@@ -147,9 +147,9 @@ import Testing
         let open = BatchRecorder()
         let alsoOpen = BatchRecorder()
         let secret = try ResourcePath(parsing: "/s/secret")
-        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: guarded, admits: { $0 != secret })
-        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: open)
-        try await hub.subscribe(.children(try ResourcePath(parsing: "/s/")), subscriber: alsoOpen)
+        try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/s/")), watcher: Watcher(principal: nil, admits: { $0 != secret })), subscriber: guarded)
+        try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/s/")), watcher: .server), subscriber: open)
+        try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/s/")), watcher: .server), subscriber: alsoOpen)
         hub.publish([try Self.change(1, "/s/a"), try Self.change(2, "/s/secret"), try Self.change(3, "/s/b")])
         #expect(guarded.batches == [[1, 3]])
         #expect(open.batches == [[1, 2, 3]])

@@ -135,10 +135,29 @@ public final class AccessController: Sendable {
         return Problem(.forbidden, "forbidden", "\(identity.subject!) may not \(action.rawValue) \(path)")
     }
 
-    /// For a subscription to `filter`: the per-event check the hub applies, so a collection
-    /// or subtree watcher never sees a child that a stricter rule below hides from it — also
-    /// after a policy reload adds such a rule. Value subscriptions are checked at the start and
-    /// by `stillAllows` on reload.
+    /// "Subscribe as this identity", in one place: refuses (401/403, as `authorize`) unless
+    /// `identity` may read the anchor of every filter, and otherwise carries the principal the
+    /// hub re-checks on a policy reload and the per-event admission it applies below the anchor
+    /// — where a stricter rule may hide a child, also one a reload adds later.
+    public func watcher(_ identity: Identity, reading filters: SubscriptionFilter...) throws -> Watcher {
+        try watcher(identity, reading: filters)
+    }
+
+    public func watcher(_ identity: Identity, reading filters: [SubscriptionFilter]) throws -> Watcher {
+        for filter in filters { try authorize(identity, to: .read, at: filter.path) }
+        return Watcher(principal: identity.subject, admits: { [self] path in self.allows(identity, to: .read, at: path) })
+    }
+
+    /// A subscription to `filter` for `identity`, refused as `watcher` refuses.
+    public func subscription(
+        _ identity: Identity, to filter: SubscriptionFilter, from start: ResumePosition = .now, pace: DeliveryPace = .unpaced
+    ) throws -> Subscription {
+        Subscription(filter, watcher: try watcher(identity, reading: filter), from: start, pace: pace)
+    }
+
+    /// For a read of `filter`'s events outside a subscription (a changes page, a listing): the
+    /// per-event check, so a reader of a collection never sees a child that a stricter rule
+    /// below hides from it; nil for a single value, whose anchor check covers it.
     public func eventAdmission(for filter: SubscriptionFilter, identity: Identity) -> (@Sendable (ResourcePath) -> Bool)? {
         if case .value = filter { return nil }
         return { [self] path in self.allows(identity, to: .read, at: path) }

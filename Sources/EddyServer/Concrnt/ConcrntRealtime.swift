@@ -126,15 +126,15 @@ struct ConcrntRealtime: WebSocketService {
             case .spec:
                 let uri = try ConcrntURI(parsing: entry)
                 let path = try uri.path
-                try realtime.access.authorize(identity, to: .read, at: path)
+                // Reading the resource is what is asked; its members come as far as each may be read.
+                let watcher = try realtime.access.watcher(identity, reading: .value(path))
                 let members = try uri.membersPath
-                let allows = realtime.access.eventAdmission(for: .children(members), identity: identity)
                 return [
-                    try await hub.subscribe(.value(path), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil), principal: identity.subject),
                     try await hub.subscribe(
-                        .children(members), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil, members: true),
-                        principal: identity.subject,
-                        admits: allows),
+                        Subscription(.value(path), watcher: watcher), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil)),
+                    try await hub.subscribe(
+                        Subscription(.children(members), watcher: watcher),
+                        subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil, members: true)),
                 ]
             case .deployed:
                 guard entry.hasPrefix("cc://") else { throw Problem.badRequest("invalid-prefix", "\(entry) is not a cc:// prefix") }
@@ -143,12 +143,10 @@ struct ConcrntRealtime: WebSocketService {
                 if let slash = rest.firstIndex(of: "/") {
                     anchor = try ResourcePath(segments: [ConcrntURI.root, String(rest[..<slash])], isCollection: true)
                 }
-                try realtime.access.authorize(identity, to: .read, at: anchor)
-                let filter = SubscriptionFilter.subtree(anchor)
                 return [
                     try await hub.subscribe(
-                        filter, subscriber: Sink(session: self, source: entry, dialect: .deployed, prefix: entry), principal: identity.subject,
-                        admits: realtime.access.eventAdmission(for: filter, identity: identity))
+                        try realtime.access.subscription(identity, to: .subtree(anchor)),
+                        subscriber: Sink(session: self, source: entry, dialect: .deployed, prefix: entry))
                 ]
             }
         }

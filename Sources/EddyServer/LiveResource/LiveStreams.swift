@@ -17,7 +17,6 @@ struct LiveStreams: Sendable {
         guard !path.isCollection else {
             throw Problem.badRequest("invalid-path", "value streams watch objects; use \(LiveEndpoints.changesStream) for collections")
         }
-        try access.authorize(exchange.identity, to: .read, at: path)
         return try await respond(filter: .value(path), request: request, exchange: exchange, formatKey: "lr-value-sse") { change in
             SSEFrame.make(id: change.etag.opaque, data: change.value ?? "")
         }
@@ -31,7 +30,6 @@ struct LiveStreams: Sendable {
         guard path.isCollection else {
             throw Problem.badRequest("invalid-path", "changes streams watch collections; the path must end with '/'")
         }
-        try access.authorize(exchange.identity, to: .read, at: path)
         let epoch = self.epoch
         return try await respond(filter: .children(path), request: request, exchange: exchange, formatKey: "lr-changes-sse") { change in
             SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: change.sequence).token, data: "[" + ChangesFeed.item(for: change) + "]")
@@ -42,10 +40,10 @@ struct LiveStreams: Sendable {
         filter: SubscriptionFilter, request: Request, exchange: Exchange, formatKey: String,
         encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
+        let watcher = try access.watcher(exchange.identity, reading: filter)
         let token = request.headers[.lastEventID] ?? request.uri.queryParameters["after"].map(String.init)
         return try await streams.respond(
-            filter: filter, from: ResumePosition.parse(token, epoch: epoch), principal: exchange.identity.subject,
-            admits: access.eventAdmission(for: filter, identity: exchange.identity), connection: exchange.connection,
+            filter: filter, from: ResumePosition.parse(token, epoch: epoch), watcher: watcher, connection: exchange.connection,
             formatKey: formatKey, encode: encode)
     }
 }

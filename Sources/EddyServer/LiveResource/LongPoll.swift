@@ -14,12 +14,20 @@ final class LongPoll: Sendable {
         (stream, continuation) = AsyncStream<HubEvent>.makeStream(bufferingPolicy: .bufferingOldest(64))
     }
 
-    /// Subscribes to every filter (checked by the caller for access first).
-    func watch(_ filters: [SubscriptionFilter], hub: Hub, principal: String?, admits: [(@Sendable (ResourcePath) -> Bool)?]) async throws {
-        for (filter, admit) in zip(filters, admits) {
-            let subscription = try await hub.subscribe(filter, subscriber: Sink(continuation: continuation), principal: principal, admits: admit)
-            subscriptions.withLock { $0.append(subscription) }
+    func watch(_ wanted: [Subscription], hub: Hub) async throws {
+        for subscription in wanted {
+            let handle = try await hub.subscribe(subscription, subscriber: Sink(continuation: continuation))
+            subscriptions.withLock { $0.append(handle) }
         }
+    }
+
+    /// Subscribes to every filter as `principal`, with the per-filter admissions the caller's
+    /// access controller gave (the changes long-poll's entry point).
+    func watch(_ filters: [SubscriptionFilter], hub: Hub, principal: String?, admits: [(@Sendable (ResourcePath) -> Bool)?]) async throws {
+        try await watch(
+            zip(filters, admits).map { filter, admit in
+                Subscription(filter, watcher: Watcher(principal: principal, admits: admit ?? { _ in true }))
+            }, hub: hub)
     }
 
     /// The next event, or nil when `deadline` passes (or the server is shutting down) first.

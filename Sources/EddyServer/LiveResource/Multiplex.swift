@@ -98,9 +98,8 @@ struct Multiplex: Sendable {
             defer { poll.cancel() }
             let readable = targets.filter { access.allows(exchange.identity, to: .read, at: $0.path) }
             let filters = readable.map { $0.path.isCollection ? SubscriptionFilter.children($0.path) : .value($0.path) }
-            try await poll.watch(
-                filters, hub: hub, principal: exchange.identity.subject,
-                admits: filters.map { access.eventAdmission(for: $0, identity: exchange.identity) })
+            let watcher = try access.watcher(exchange.identity, reading: filters)
+            try await poll.watch(filters.map { Subscription($0, watcher: watcher) }, hub: hub)
             entries = try await poll.answer(within: seconds) {
                 let now = try await evaluate(targets, exchange)
                 return now.isEmpty ? nil : now
@@ -178,15 +177,17 @@ struct Multiplex: Sendable {
             let isCollection = target.path.isCollection
             sources.append(
                 .init(
-                    filter: filter, admits: access.eventAdmission(for: filter, identity: exchange.identity),
+                    filter: filter,
                     formatKey: hub.encodingKeys.shared("lr-multiplex:" + target.uri),
                     encode: { change in
                         let body = isCollection ? "[" + ChangesFeed.item(for: change) + "]" : (change.value ?? "null")
                         return SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: change.sequence).token, data: "{\"uri\":\(uri),\"body\":\(body)}")
                     }))
         }
+        // The refused targets are answered in the preamble; the watcher reads the others.
+        let watcher = try access.watcher(exchange.identity, reading: sources.map(\.filter))
         return try await streams.respond(
-            sources: sources, from: ResumePosition.parse(request.headers[.lastEventID], epoch: epoch), principal: exchange.identity.subject,
+            sources: sources, from: ResumePosition.parse(request.headers[.lastEventID], epoch: epoch), watcher: watcher,
             preamble: preamble, connection: exchange.connection)
     }
 }

@@ -138,8 +138,12 @@ struct MultiplexSocket: WebSocketService {
                 send(MultiplexSocket.error(id: id, code: 400, mode == "changes" ? "changes need a collection (a path ending in '/')" : "value subscriptions watch objects"))
                 return
             }
-            guard socket.access.allows(identity, to: .read, at: path) else {
-                let problem = socket.access.refusal(identity, .read, path)
+            let filter: SubscriptionFilter = mode == "changes" ? .children(path) : .value(path)
+            let watcher: Watcher
+            do {
+                watcher = try socket.access.watcher(identity, reading: filter)
+            } catch {
+                let problem = error as? Problem ?? socket.access.refusal(identity, .read, path)
                 send(MultiplexSocket.error(id: id, code: Int(problem.status.code), problem.detail))
                 return
             }
@@ -152,14 +156,11 @@ struct MultiplexSocket: WebSocketService {
                 send(MultiplexSocket.error(id: id, code: 429, "at most \(socket.maximumSubscriptions) subscriptions per socket"))
                 return
             }
-            let filter: SubscriptionFilter = mode == "changes" ? .children(path) : .value(path)
             do {
                 let previous: SequenceNumber
                 if let after = start.sequence { previous = after } else { previous = try await socket.store.headSequence() }
                 let sink = EventSink(session: self, uri: uri, path: path, isChanges: mode == "changes", start: previous)
-                let subscription = try await socket.hub.subscribe(
-                    filter, after: start.sequence, subscriber: sink, principal: identity.subject,
-                    admits: socket.access.eventAdmission(for: filter, identity: identity))
+                let subscription = try await socket.hub.subscribe(Subscription(filter, watcher: watcher, from: start), subscriber: sink)
                 let replaced = subscriptions.withLock { table in
                     defer { table[key] = subscription }
                     return table[key]

@@ -35,8 +35,8 @@ final class DeliveryWorker: Sendable {
         let mayDeliver: @Sendable (ResourcePath) -> Bool
         /// The request for one event; `previous` is the cursor before it. Nil skips the event.
         let request: @Sendable (_ event: ChangeEvent, _ previous: SequenceNumber) -> OutboundRequest?
-        /// At most one delivery per this many seconds; events that pile up meanwhile collapse
-        /// to the newest, so the target never gets a stale state.
+        /// At most one delivery per this period (`RateGate`): deliveries that pile up meanwhile
+        /// collapse to the newest, sent at the period's end, so the target ends on the latest state.
         var minimumInterval: Duration? = nil
     }
 
@@ -87,10 +87,11 @@ final class DeliveryWorker: Sendable {
 
     private func run(from start: SequenceNumber) async {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        guard let subscription = try? await hub.subscribe(route.filter, subscriber: Wakeup(continuation: wake)) else { return }
+        guard let subscription = try? await hub.subscribe(Subscription(route.filter, watcher: .server), subscriber: Wakeup(continuation: wake)) else { return }
         defer { subscription.cancel() }
         var wakeupIterator = wakeups.makeAsyncIterator()
         var cursor = start
+        var rate = RateGate<Held>(interval: route.minimumInterval)
         while !Task.isCancelled {
             let batch: [ChangeEvent]
             do {
@@ -110,22 +111,35 @@ final class DeliveryWorker: Sendable {
                 guard await wakeupIterator.next() != nil else { return }
                 continue
             }
-            for event in collapse(batch) {
+            // The core's rate rule, as every channel type applies it: the first delivery goes at
+            // once; what comes within the period is held, the newest deliverable replacing the
+            // rest, and goes at the period's end. The cursor passes a held event only once the
+            // delivery that replaced it is made.
+            var flushAt: ContinuousClock.Instant?
+            for event in batch {
                 if Task.isCancelled { return }
                 if route.mayDeliver(event.path), let request = route.request(event, cursor) {
-                    await deliver(request, sequence: event.sequence)
-                    if let interval = route.minimumInterval { try? await Task.sleep(for: interval) }
+                    switch rate.offer(Held(request: request, sequence: event.sequence), now: .now) {
+                    case .deliver(let due): await deliver(due.request, sequence: due.sequence)
+                    case .flush(let instant): flushAt = instant
+                    case .held: break
+                    }
                 }
                 cursor = event.sequence
+                if flushAt == nil { await persist(cursor) }
+            }
+            if let flushAt {
+                try? await Task.sleep(until: flushAt, clock: .continuous)
+                if Task.isCancelled { return }
+                if let due = rate.due(now: .now) { await deliver(due.request, sequence: due.sequence) }
                 await persist(cursor)
             }
         }
     }
 
-    /// With a minimum interval, only the newest event of what piled up is delivered.
-    private func collapse(_ batch: [ChangeEvent]) -> [ChangeEvent] {
-        guard route.minimumInterval != nil, let last = batch.last else { return batch }
-        return [last]
+    private struct Held: Sendable {
+        let request: OutboundRequest
+        let sequence: SequenceNumber
     }
 
     /// Saves the cursor even while the worker is being stopped: a delivery that was made must

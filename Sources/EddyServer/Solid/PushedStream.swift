@@ -14,6 +14,8 @@ enum PushedStream {
         frame: @escaping @Sendable (String, Checkpoint?) -> String, startOverFrame: @Sendable (StartOver) -> String = { _ in "" },
         keepAliveFrame: String
     ) async throws -> Response {
+        // Refused (as its subject) before the connection becomes the stream's.
+        let watcher = try access.watcher(Identity(subject: channel.subject), reading: channel.filter)
         let outlet = await StreamOutlet.open(on: connection, capacity: buffer)
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, keys: hub.encodingKeys,
@@ -23,13 +25,11 @@ enum PushedStream {
                 return false
             },
             onEnd: { outlet.finish() })
-        let identity = Identity(subject: channel.subject)
         var first = initial.map { ByteBuffer(string: frame($0, nil)) }
         var subscription: HubSubscription?
         do {
             subscription = try await hub.subscribe(
-                channel.filter, after: try start.get().sequence, subscriber: feed, principal: channel.subject,
-                admits: access.eventAdmission(for: channel.filter, identity: identity))
+                Subscription(channel.filter, watcher: watcher, from: try start.get(), pace: channel.pace), subscriber: feed)
         } catch {
             guard let startOver = StartOver(error) else { throw error }
             first = ByteBuffer(string: startOverFrame(startOver))
@@ -38,6 +38,6 @@ enum PushedStream {
         let held = subscription
         return outlet.response(
             headers: [.contentType: contentType, .cacheControl: "no-cache"], first: first,
-            ticker: ticker, keepAliveFrame: ByteBuffer(string: keepAliveFrame), endAt: channel.endAt, onEnd: { held?.cancel() })
+            ticker: ticker, keepAliveFrame: ByteBuffer(string: keepAliveFrame), onEnd: { held?.cancel() })
     }
 }

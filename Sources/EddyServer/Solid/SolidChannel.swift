@@ -36,11 +36,13 @@ struct SolidChannel: Sendable {
     var isContainer: Bool { path.isCollection }
 
     func hasEnded(at now: Date = Date()) -> Bool {
-        if let endAt { return now >= endAt }
-        return false
+        pace.hasEnded(at: now)
     }
 
     var filter: SubscriptionFilter { path.isCollection ? .children(path) : .value(path) }
+
+    /// When and how often the channel delivers: the one rule every channel type applies.
+    var pace: DeliveryPace { DeliveryPace(startAt: startAt, endAt: endAt, minimumInterval: rate) }
 
     var payload: String {
         var members: [String: JSONValue] = [

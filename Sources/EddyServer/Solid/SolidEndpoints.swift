@@ -140,8 +140,7 @@ struct SolidEndpoints: Sendable {
             throw Problem(.notFound, "unknown-channel", "this channel does not exist, was deleted or has ended")
         }
         guard request.method == .get else { throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a channel") }
-        let identity = Identity(subject: channel.subject)
-        guard access.allows(identity, to: .read, at: channel.path) else { throw access.refusal(identity, .read, channel.path) }
+        // The subject's read access is checked where the subscription is made (`PushedStream`).
         switch channel.type {
         case .eventSource2023: return try await eventSource(channel, request: request, connection: connection)
         case .streamingHTTP2023: return try await streaming(channel, connection: connection)

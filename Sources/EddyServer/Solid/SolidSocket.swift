@@ -34,25 +34,20 @@ struct SolidSocket: WebSocketService {
             try await outbound.close(.policyViolation, reason: "unknown channel")
             return
         }
+        // The capability carries its subject's read access, checked now as every subscription is.
+        guard let watcher = try? access.watcher(Identity(subject: channel.subject), reading: channel.filter) else {
+            try await outbound.close(.policyViolation, reason: "the channel's subject may no longer read its topic")
+            return
+        }
         let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, keys: hub.encodingKeys, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })
-        let owner = Identity(subject: channel.subject)
-        let subscription = try await hub.subscribe(
-            channel.filter, subscriber: feed, principal: channel.subject, admits: access.eventAdmission(for: channel.filter, identity: owner))
-        let ending = channel.endAt.map { endAt in
-            Task {
-                try? await Task.sleep(for: .seconds(max(0, endAt.timeIntervalSinceNow)))
-                outbox.finish()
-            }
-        }
+        // The hub ends it at endAt; the feed then finishes the outbox.
+        let subscription = try await hub.subscribe(Subscription(channel.filter, watcher: watcher, pace: channel.pace), subscriber: feed)
         // Nothing is expected from the client; reading notices when it goes away.
         try await outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: 4096, logger: logger, handle: { _ in },
-            ended: {
-                ending?.cancel()
-                subscription.cancel()
-            })
+            ended: { subscription.cancel() })
     }
 }

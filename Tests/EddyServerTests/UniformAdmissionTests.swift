@@ -1,0 +1,68 @@
+import EddyCore
+import Foundation
+import Testing
+
+/// A child that a stricter rule hides below a collection the watcher may read is delivered by
+/// no surface: every subscription is made through the access controller's `watcher`, and the
+/// hub asks it for every event.
+@Suite struct UniformAdmissionTests {
+    static let policy = #"""
+        {"rules":[{"path":"/public/","read":"anyone","write":"anyone"},{"path":"/public/secret","read":["alice"],"write":["alice"]}]}
+        """#
+
+    /// Writes the hidden child, then a visible one: the first thing a watcher gets must be the visible one.
+    static func writeHiddenThenVisible(_ server: TestServer, _ round: Int) async throws {
+        let alice = try await Tokens.bearer("alice")
+        #expect(try await server.send(.PUT, "/public/secret", headers: [alice], json: #"{"text":"only alice \#(round)"}"#).status < 300)
+        #expect(try await server.send(.PUT, "/public/open\(round)", json: #"{"text":"for everyone"}"#).status < 300)
+    }
+
+    static func expectOnlyTheVisible(_ text: String, _ surface: String) {
+        #expect(text.contains("open"), "\(surface): \(text)")
+        #expect(!text.contains("secret") && !text.contains("only alice"), "\(surface) leaked the hidden child: \(text)")
+    }
+
+    @Test func noEventStreamDeliversAHiddenChild() async throws {
+        try await TestServer.with(policy: Self.policy) { server in
+            let streams = [
+                ("changes-stream", "/.eddy/changes-stream/public/"), ("multiplex-stream", "/.eddy/multi-stream/?u=/public/"),
+                ("/.eddy/events children", "/.eddy/events?path=/public/&mode=children"), ("/.eddy/events subtree", "/.eddy/events?path=/public/"),
+            ]
+            for (round, (surface, path)) in streams.enumerated() {
+                let first = try await withTimeout(10) {
+                    var reader = try await SSEReader.open(server.baseURL + path)
+                    try await Self.writeHiddenThenVisible(server, round)
+                    return try await reader.next()
+                }
+                Self.expectOnlyTheVisible(first?.data ?? "nothing", surface)
+            }
+        }
+    }
+
+    @Test func multiplexSocketDeliversNoHiddenChild() async throws {
+        try await TestServer.with(policy: Self.policy) { server in
+            #expect(try await server.send(.PUT, "/public/open", json: "{}").status < 300)
+            let wsURL = try #require(try await server.send(.GET, "/public/open").links["multiplex-ws"])
+            try await SocketScript.run(wsURL) { send, next in
+                try await send(#"{"id":1,"type":"subscribe","mode":"changes","uri":"/public/"}"#)
+                #expect(try await next()["type"] == .string("subscribed"))
+                try await Self.writeHiddenThenVisible(server, 0)
+                Self.expectOnlyTheVisible(try await next().text, "multiplex-ws")
+            }
+        }
+    }
+
+    @Test(arguments: ["EventSourceChannel2023", "StreamingHTTPChannel2023", "WebSocketChannel2023", "WebSocketSubscription2021"])
+    func solidChannelsDeliverNoHiddenChild(type: String) async throws {
+        try await TestServer.with(policy: Self.policy) { server in
+            #expect(try await server.send(.PUT, "/public/open", json: "{}").status < 300)
+            let topic = server.baseURL + "/public/"
+            let service = try await SolidTests.discoverService(server.baseURL + "/public/open", type: type)
+            let channel = try #require(try await SolidTests.subscribe(service, type: type, topic: topic).json)
+            let reader = try await SolidTests.connected(channel, receiver: nil, server: server)
+            defer { reader.stop() }
+            try await Self.writeHiddenThenVisible(server, 1)
+            Self.expectOnlyTheVisible(try await reader.next().text, type)
+        }
+    }
+}
