@@ -31,3 +31,25 @@ public final class EncodingKeys: Sendable {
 
     public var count: Int { keys.withLock { $0.count } }
 }
+
+/// Names one wire format's encoding of an event and fixes its type, so a key cannot be read
+/// back as another type than the one it was built as (`HubEvent.encoded(as:)`).
+public struct EncodingKey<Encoding: Sendable>: Sendable, ExpressibleByStringLiteral {
+    /// Compared by bytes: names hold client-given URIs (see `ByteIdentity`).
+    public let name: String
+
+    public init(_ name: String) {
+        self.name = name
+    }
+
+    public init(stringLiteral name: String) {
+        self.name = name
+    }
+}
+
+extension EncodingKeys {
+    /// The key naming its encoding with the copy of the name every holder of an equal one gets.
+    public func shared<Encoding>(_ key: EncodingKey<Encoding>) -> EncodingKey<Encoding> {
+        EncodingKey(shared(key.name))
+    }
+}

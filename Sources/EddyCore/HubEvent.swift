@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A committed event on its way to subscribers. Wire adapters ask it for their encoding by
-/// a format key: the first subscriber of a format builds the bytes, every other one reuses
+/// a typed format key (`EncodingKey`): the first subscriber of a format builds the bytes, every other one reuses
 /// them, so an event is encoded once per format rather than once per subscriber.
 public final class HubEvent: Sendable {
     public let change: ChangeEvent
@@ -13,8 +13,8 @@ public final class HubEvent: Sendable {
 
     public var sequence: SequenceNumber { change.sequence }
 
-    public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
-        cachedEncoding(in: encodings, key: key, build)
+    public func encoded<Encoding: Sendable>(as key: EncodingKey<Encoding>, _ build: () -> Encoding) -> Encoding {
+        cachedEncoding(in: encodings, key: key.name, build)
     }
 }
 
@@ -29,8 +29,8 @@ public final class HubEventBatch: Sendable {
         self.events = events
     }
 
-    public func encoded<Encoding: Sendable>(as key: String, _ build: () -> Encoding) -> Encoding {
-        cachedEncoding(in: encodings, key: key, build)
+    public func encoded<Encoding: Sendable>(as key: EncodingKey<Encoding>, _ build: () -> Encoding) -> Encoding {
+        cachedEncoding(in: encodings, key: key.name, build)
     }
 }
 

@@ -18,7 +18,7 @@ struct EventStreamResponse: Sendable {
     struct Source: Sendable {
         let filter: SubscriptionFilter
         /// Names the encoding, so an event's bytes are shared by all subscribers of the format.
-        let formatKey: String
+        let formatKey: EncodingKey<ByteBuffer>
         /// The SSE frame for one event (`id:`/`data:` lines and the blank line).
         let encode: @Sendable (ChangeEvent) -> String
     }
@@ -28,7 +28,7 @@ struct EventStreamResponse: Sendable {
         from start: Result<ResumePosition, StartOver>,
         watcher: Watcher,
         connection: (any Channel)?,
-        formatKey: String,
+        formatKey: EncodingKey<ByteBuffer>,
         encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
         try await respond(
@@ -127,10 +127,10 @@ private final class EventStreamSink: HubSubscriber {
     /// A stream of one subscription takes a publish's events at once: one frame for all of
     /// them, built once for every stream of the same filter and format.
     let takesBatches: Bool
-    let formatKey: String
+    let formatKey: EncodingKey<ByteBuffer>
     let encode: @Sendable (ChangeEvent) -> String
 
-    init(outlet: StreamOutlet, formatKey: String, encode: @escaping @Sendable (ChangeEvent) -> String, takesBatches: Bool) {
+    init(outlet: StreamOutlet, formatKey: EncodingKey<ByteBuffer>, encode: @escaping @Sendable (ChangeEvent) -> String, takesBatches: Bool) {
         self.outlet = outlet
         self.formatKey = formatKey
         self.encode = encode

@@ -173,14 +173,15 @@ struct ConcrntRealtime: WebSocketService {
             let change = event.change
             let kind = change.kind == .deleted ? "deleted" : "created"
             var resource: String
-            var signed: String?
-            if let value = change.value, let json = try? JSONValue(parsing: value) {
-                if case .string(let text)? = json["signedDocument"] { signed = text }
-                if json["member"] == .bool(true) {
+            // Read from the stored JSON once per event, for every socket and dialect.
+            let stored = event.encoded(as: StoredFacts.key) { StoredFacts(change.value) }
+            let signed = stored.signed
+            if stored.isJSON {
+                if stored.isMember {
                     // A member entry: the event names the member document.
-                    guard dialect == .spec, case .string(let href)? = json["href"] else { return true }
+                    guard dialect == .spec, let href = stored.href else { return true }
                     resource = href
-                } else if case .string(let uri)? = json["uri"] {
+                } else if let uri = stored.uri {
                     resource = uri
                 } else {
                     return true
@@ -212,6 +213,33 @@ struct ConcrntRealtime: WebSocketService {
 
         func hubDidDrop(reason: HubDropReason) {
             session.send("{\"type\":\"error\",\"message\":\(JSONValue.quoted("subscription to \(source) ended: \(reason)"))}")
+        }
+    }
+
+    /// What realtime events need from a stored Concrnt value, parsed once per event.
+    struct StoredFacts: Sendable {
+        static let key = EncodingKey<StoredFacts>("concrnt-stored-facts")
+
+        let isJSON: Bool
+        let isMember: Bool
+        let signed: String?
+        let href: String?
+        let uri: String?
+
+        init(_ value: String?) {
+            guard let value, let json = try? JSONValue(parsing: value) else {
+                (isJSON, isMember, signed, href, uri) = (false, false, nil, nil, nil)
+                return
+            }
+            func string(_ key: String) -> String? {
+                if case .string(let text)? = json[key] { return text }
+                return nil
+            }
+            isJSON = true
+            isMember = json["member"] == .bool(true)
+            signed = string("signedDocument")
+            href = string("href")
+            uri = string("uri")
         }
     }
 }

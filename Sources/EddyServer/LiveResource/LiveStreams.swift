@@ -37,7 +37,7 @@ struct LiveStreams: Sendable {
     }
 
     private func respond(
-        filter: SubscriptionFilter, request: Request, exchange: Exchange, formatKey: String,
+        filter: SubscriptionFilter, request: Request, exchange: Exchange, formatKey: EncodingKey<ByteBuffer>,
         encode: @escaping @Sendable (ChangeEvent) -> String
     ) async throws -> Response {
         let watcher = try access.watcher(exchange.identity, reading: filter)

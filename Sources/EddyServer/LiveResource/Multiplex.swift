@@ -178,7 +178,7 @@ struct Multiplex: Sendable {
             sources.append(
                 .init(
                     filter: filter,
-                    formatKey: hub.encodingKeys.shared("lr-multiplex:" + target.uri),
+                    formatKey: hub.encodingKeys.shared(EncodingKey("lr-multiplex:" + target.uri)),
                     encode: { change in
                         let body = isCollection ? "[" + ChangesFeed.item(for: change) + "]" : (change.value ?? "null")
                         return SSEFrame.make(id: Checkpoint(epoch: epoch, sequence: change.sequence).token, data: "{\"uri\":\(uri),\"body\":\(body)}")

@@ -187,8 +187,8 @@ struct MultiplexSocket: WebSocketService {
         /// delivery reads no object of the session's (`SocketOutbox.FrameSender`).
         private let frames: SocketOutbox.FrameSender?
         /// Cache keys of this URI's event message and frame in `HubEvent.encoded`, built once.
-        private let messageKey: String
-        private let frameKey: String
+        private let messageKey: EncodingKey<String>
+        private let frameKey: EncodingKey<ByteBuffer>
         /// The checkpoint before the next event: the `prev-changes` link of changes events.
         private let previous: Mutex<SequenceNumber>
 
@@ -200,8 +200,8 @@ struct MultiplexSocket: WebSocketService {
             self.previous = Mutex(start)
             frames = session.outbox.frameSender
             let keys = session.socket.hub.encodingKeys
-            messageKey = keys.shared("lr-ws:" + uri)
-            frameKey = keys.shared("lr-ws-frame:" + uri)
+            messageKey = keys.shared(EncodingKey("lr-ws:" + uri))
+            frameKey = keys.shared(EncodingKey("lr-ws-frame:" + uri))
         }
 
         func receive(_ event: HubEvent) -> Bool {

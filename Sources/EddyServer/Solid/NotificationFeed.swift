@@ -7,17 +7,24 @@ import Synchronization
 /// several changes fall into one period, the last one is sent at the period's end, never a
 /// stale one. The hub ends the subscription at `endAt` (`hubDidDrop(.ended)`), which ends it.
 final class NotificationFeed: HubSubscriber {
-    typealias Send = @Sendable (_ notification: String, _ checkpoint: Checkpoint?) -> Bool
+    typealias Send = @Sendable (Notification) -> Bool
 
-    private struct Notification: Sendable {
+    /// One notification on its way out, with the event it tells of: a wire adapter builds its
+    /// bytes through `encoded`, once per event for every channel of the same topic and format.
+    struct Notification: Sendable {
         let text: String
-        let checkpoint: Checkpoint
+        let checkpoint: Checkpoint?
+        let event: HubEvent?
+
+        func encoded<Encoding: Sendable>(as key: EncodingKey<Encoding>, _ build: () -> Encoding) -> Encoding {
+            event?.encoded(as: key, build) ?? build()
+        }
     }
 
     let channel: SolidChannel
     private let epoch: String
     /// Shared by every channel on the same topic URL and kind.
-    private let encodingKey: String
+    private let encodingKey: EncodingKey<String?>
     private let send: Send
     private let onEnd: @Sendable () -> Void
     private let rate: Mutex<RateGate<Notification>>
@@ -26,7 +33,7 @@ final class NotificationFeed: HubSubscriber {
     init(channel: SolidChannel, epoch: String, keys: EncodingKeys, send: @escaping Send, onEnd: @escaping @Sendable () -> Void) {
         self.channel = channel
         self.epoch = epoch
-        encodingKey = keys.shared(Self.encodingKey(of: channel))
+        encodingKey = keys.shared(EncodingKey(Self.encodingKey(of: channel)))
         self.send = send
         self.onEnd = onEnd
         rate = Mutex(RateGate(interval: channel.rate))
@@ -44,9 +51,9 @@ final class NotificationFeed: HubSubscriber {
         guard let notification = event.encoded(as: encodingKey, { SolidNotification.make(for: event.change, channel: channel, epoch: epoch) }) else {
             return true
         }
-        let pending = Notification(text: notification, checkpoint: Checkpoint(epoch: epoch, sequence: event.sequence))
+        let pending = Notification(text: notification, checkpoint: Checkpoint(epoch: epoch, sequence: event.sequence), event: event)
         switch rate.withLock({ $0.offer(pending, now: .now) }) {
-        case .deliver(let now): return send(now.text, now.checkpoint)
+        case .deliver(let now): return send(now)
         case .held: return true
         case .flush(let instant):
             let task = Task { [weak self] in
@@ -61,7 +68,7 @@ final class NotificationFeed: HubSubscriber {
 
     private func flush() {
         guard channel.pace.isOpen(at: Date()), let due = rate.withLock({ $0.due(now: .now) }) else { return }
-        if !send(due.text, due.checkpoint) { onEnd() }
+        if !send(due) { onEnd() }
     }
 
     func hubDidDrop(reason: HubDropReason) {

@@ -17,10 +17,13 @@ enum PushedStream {
         // Refused (as its subject) before the connection becomes the stream's.
         let watcher = try access.watcher(Identity(subject: channel.subject), reading: channel.filter)
         let outlet = await StreamOutlet.open(on: connection, capacity: buffer)
+        // One buffer per event for every stream of the topic in this format.
+        let frameKey = hub.encodingKeys.shared(EncodingKey<ByteBuffer>(NotificationFeed.encodingKey(of: channel) + "|" + contentType))
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, keys: hub.encodingKeys,
-            send: { notification, checkpoint in
-                if outlet.send(ByteBuffer(string: frame(notification, checkpoint))) { return true }
+            send: { notification in
+                let bytes = notification.encoded(as: frameKey) { ByteBuffer(string: frame(notification.text, notification.checkpoint)) }
+                if outlet.send(bytes) { return true }
                 outlet.finish()
                 return false
             },

@@ -42,7 +42,7 @@ struct SolidSocket: WebSocketService {
         let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
-            channel: channel, epoch: epoch, keys: hub.encodingKeys, send: { notification, _ in outbox.send(notification) }, onEnd: { outbox.finish() })
+            channel: channel, epoch: epoch, keys: hub.encodingKeys, send: { outbox.send($0.text) }, onEnd: { outbox.finish() })
         // The hub ends it at endAt; the feed then finishes the outbox.
         let subscription = try await hub.subscribe(Subscription(channel.filter, watcher: watcher, pace: channel.pace), subscriber: feed)
         // Nothing is expected from the client; reading notices when it goes away.
