@@ -90,6 +90,41 @@ import Glibc
         }
     }
 
+    /// The router matches a key built from the raw bytes (`RoutingKey`), so what Hummingbird's
+    /// trie would fold together — empty segments, a trailing slash, a `/healthz` prefix, a path
+    /// under `/.` nobody routes — still reaches what it reached before the router.
+    @Test func pathsAreRoutedByTheirExactBytes() async throws {
+        try await TestServer.with { server in
+            _ = try await server.send(.PUT, "/healthz/a", json: #"{"z":3}"#)
+            let port = server.port
+            let expected: [(String, String, Int)] = [
+                ("GET", "/.eddy/events/", 404),
+                ("GET", "/.eddy//events", 404),
+                ("GET", "/.eddy/multi", 404),
+                ("GET", "/.eddy/multi/%", 404),
+                ("GET", "/.eddy/app/nope", 404),
+                ("GET", "/.foo", 404),
+                ("DELETE", "/.foo/bar", 404),
+                ("GET", "/healthz", 200),
+                ("GET", "/healthz/", 200),
+                ("GET", "/healthz/a", 200),
+                ("GET", "/healthz/a/", 404),
+                ("GET", "/a//b", 400),
+                ("PUT", "/%", 400),
+                ("GET", "/%/", 400),
+                ("GET", "/.eddy/value-callbacks/", 400),
+                ("GET", "/.eddy/changes-callbacks/", 200),
+            ]
+            for (method, path, status) in expected {
+                let reply = try await blocking { try Self.probe(method, path, port: port) }
+                #expect(reply.status == status, "\(method) \(path) answered \(reply.status): \(reply.body)")
+                #expect(reply.header("content-type") == (status == 200 ? "application/json" : "application/problem+json"), "\(method) \(path)")
+            }
+            let listing = try await blocking { try Self.probe("GET", "/healthz/", port: port) }
+            #expect(listing.body.contains("\"z\":3"), "/healthz/ is the collection holding /healthz/a")
+        }
+    }
+
     static func comparable(_ headers: HTTPHeaders) -> [String] {
         headers.filter { $0.name.lowercased() != "date" }.map { $0.name.lowercased() + ": " + $0.value }.sorted()
     }
