@@ -103,7 +103,7 @@ public struct EddyServer: Sendable {
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents,
             ticker: KeepAliveTicker(intervalSeconds: configuration.keepAliveSeconds))
-        let responder = EddyResponder(
+        let responder = EddyRouter(
             resources: ResourceHandler(
                 store: store, configuration: configuration,
                 live: LiveResource(store: store, hub: hub, access: access, maximumWaitSeconds: configuration.maximumWaitSeconds)),
@@ -125,10 +125,11 @@ public struct EddyServer: Sendable {
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
             webAssets: WebAssets(),
             access: access,
-            writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
+            writeLimits: WriteLimits(limiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst)),
             maximumBodyBytes: configuration.maximumBodyBytes,
             scheme: configuration.servesTLS ? "https" : "http",
-            cors: CORS(allowedOrigins: Set(configuration.corsOrigins)))
+            cors: CORS(allowedOrigins: Set(configuration.corsOrigins))
+        ).makeResponder()
         return Application(
             responder: responder,
             server: try makeServerBuilder(solidChannels: solidChannels),
