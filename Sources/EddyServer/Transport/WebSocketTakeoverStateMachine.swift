@@ -17,15 +17,17 @@ struct WebSocketTakeoverStateMachine<Attachment> {
         case nonText
     }
 
+    /// The flags last, packed together: every idle socket carries this.
     struct Open {
         /// Nil while the handlers behind own the socket.
         var attachment: Attachment?
+        var fragments: ByteBuffer?
+        /// Messages waiting for the service.
+        var pending: [Message] = []
+        var fragmentsAreText = false
         /// Set when the service is ready and the messages taken before it are in `pending`.
         var started = false
-        var fragments: ByteBuffer?
-        var fragmentsAreText = false
-        /// Messages waiting for the service, and whether a task is taking them.
-        var pending: [Message] = []
+        /// A task is taking the messages to the service.
         var dispatching = false
         var reading = true
         var awaitingPong = false
