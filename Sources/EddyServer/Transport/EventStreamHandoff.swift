@@ -14,6 +14,11 @@ import Synchronization
 /// claim it too: its text messages are then written from here as ready-made frames, beside
 /// the socket's own handler (`SocketOutbox`).
 ///
+/// Which of these the connection is, and the data of that state, is `EventStreamHandoffStateMachine`'s:
+/// this handler turns NIO's callbacks and the mailbox's deliveries into its events and performs
+/// the actions it returns. What stays here is the connection's I/O and the counters `send` reads
+/// from other threads.
+///
 /// `send` and `finish` may be called from any thread (hub publishers, the keep-alive ticker);
 /// every other member is confined to the event loop, which is what makes it `Sendable`.
 final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
@@ -24,6 +29,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     typealias Machine = EventStreamHandoffStateMachine
 
+    /// Confined to the event loop, as everything here but the atomics.
     private var machine = Machine()
     private var context: ChannelHandlerContext?
     /// The mailbox of the connection's event loop.

@@ -20,6 +20,9 @@ import NIOWebSocket
 /// from here, and count against the same bound: a client that sends pings without reading the
 /// pongs is cut off once the channel stops being writable, as one that does not read its messages.
 ///
+/// What to do with each frame, beat and close is `WebSocketTakeoverStateMachine`'s decision; this
+/// handler turns NIO's callbacks into its events and performs the actions it returns.
+///
 /// `keepAliveBeat` and `closeAfterMessages` may be called from any thread; everything else is
 /// confined to the event loop, which is what makes it `Sendable`.
 final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
