@@ -34,7 +34,6 @@ struct EventStreamHandoffStateMachine {
     }
 
     struct Streaming {
-        let chunked: Bool
         let keepAliveFrame: ByteBuffer
         var keepAlive: KeepAliveTicker.Registration?
         var endTimer: Scheduled<Void>?
@@ -46,7 +45,9 @@ struct EventStreamHandoffStateMachine {
         case idle
         /// An event stream has claimed the connection; its frames wait until the head is out.
         case claimed(Opening)
-        case streaming(Streaming)
+        /// `chunked` apart from the rest: every delivery reads it, and reading it alone copies
+        /// nothing that would have to be retained.
+        case streaming(chunked: Bool, Streaming)
         /// The event stream is over; nothing more is written or read.
         case ended
         /// An upgraded WebSocket whose text messages are written from the handoff as ready-made
@@ -196,10 +197,10 @@ struct EventStreamHandoffStateMachine {
         case .claimed(let opening):
             opening.onEnd = onEnd
             return .stored
-        case .streaming(var streaming):
+        case .streaming(let chunked, var streaming):
             state = .ended
             streaming.onEnd = onEnd
-            state = .streaming(streaming)
+            state = .streaming(chunked: chunked, streaming)
             return .stored
         case .ended: return .runNow
         case .idle: return .invalidTransition(.init(event: "whenEnded", state: "idle"))
@@ -248,7 +249,7 @@ struct EventStreamHandoffStateMachine {
             state = .ended
             end = End(last: opening.lastFrame, chunked: chunked, release: Release(onEnd: opening.onEnd))
         } else {
-            state = .streaming(Streaming(chunked: chunked, keepAliveFrame: start.keepAliveFrame, onEnd: opening.onEnd))
+            state = .streaming(chunked: chunked, Streaming(keepAliveFrame: start.keepAliveFrame, onEnd: opening.onEnd))
         }
         return Begin(
             first: start.first, pending: opening.pending, chunked: chunked, started: start.started, end: end, ticker: start.ticker,
@@ -258,11 +259,11 @@ struct EventStreamHandoffStateMachine {
     /// The begun stream's keep-alive registration and end timer are in place.
     mutating func armed(keepAlive: KeepAliveTicker.Registration, endTimer: Scheduled<Void>?) -> ArmAction {
         switch state {
-        case .streaming(var streaming) where streaming.keepAlive == nil:
+        case .streaming(let chunked, var streaming) where streaming.keepAlive == nil:
             state = .ended
             streaming.keepAlive = keepAlive
             streaming.endTimer = endTimer
-            state = .streaming(streaming)
+            state = .streaming(chunked: chunked, streaming)
             return .none
         case .ended: return .cancel(Release(keepAlive: keepAlive, endTimer: endTimer))
         case .streaming: return .invalidTransition(.init(event: "armed", state: "armed"), Release(keepAlive: keepAlive, endTimer: endTimer))
@@ -274,7 +275,7 @@ struct EventStreamHandoffStateMachine {
     /// A frame posted by `send` reaches the event loop.
     func frameArrived(_ frame: ByteBuffer) -> FrameAction {
         switch state {
-        case .streaming(let streaming): return .write(chunked: streaming.chunked)
+        case .streaming(let chunked, _): return .write(chunked: chunked)
         case .webSocket: return .write(chunked: false)
         case .claimed(let opening):
             opening.pending.append(frame)
@@ -288,8 +289,8 @@ struct EventStreamHandoffStateMachine {
     /// The keep-alive ticker beats; `outputWritable` says whether the client keeps up.
     func keepAliveDue(outputWritable: Bool) -> KeepAliveAction {
         switch state {
-        case .streaming(let streaming):
-            outputWritable ? .write(streaming.keepAliveFrame, chunked: streaming.chunked) : .none
+        case .streaming(let chunked, let streaming):
+            outputWritable ? .write(streaming.keepAliveFrame, chunked: chunked) : .none
         // A beat already under way when the stream ended.
         case .ended: .none
         case .idle, .claimed, .webSocket, .webSocketReleased: .invalidTransition(.init(event: "keepAliveDue", state: "not streaming"))
@@ -307,9 +308,9 @@ struct EventStreamHandoffStateMachine {
                 opening.lastFrame = last
             }
             return .none
-        case .streaming(let streaming):
+        case .streaming(let chunked, let streaming):
             state = .ended
-            return .end(End(last: last, chunked: streaming.chunked, release: Self.release(streaming)))
+            return .end(End(last: last, chunked: chunked, release: Self.release(streaming)))
         case .ended: return .none
         case .idle: return .invalidTransition(.init(event: "finishRequested", state: "idle"))
         case .webSocket:
@@ -329,9 +330,9 @@ struct EventStreamHandoffStateMachine {
 
     /// The client closed its side: a begun stream's client is gone.
     mutating func inputClosed() -> FinishAction {
-        guard case .streaming(let streaming) = state else { return .none }
+        guard case .streaming(let chunked, let streaming) = state else { return .none }
         state = .ended
-        return .end(End(last: nil, chunked: streaming.chunked, release: Self.release(streaming)))
+        return .end(End(last: nil, chunked: chunked, release: Self.release(streaming)))
     }
 
     /// A WebSocket's messages end after those posted before.
@@ -352,7 +353,7 @@ struct EventStreamHandoffStateMachine {
         case .claimed(let opening):
             state = .ended
             return Release(onEnd: opening.onEnd, started: opening.start?.started, droppedFrames: opening.pending.count)
-        case .streaming(let streaming):
+        case .streaming(_, let streaming):
             state = .ended
             return Self.release(streaming)
         case .webSocket:
