@@ -57,6 +57,8 @@ struct EventStreamHandoffStateMachine {
         case webSocketReleased
     }
 
+    /// An event that edits a state's data in place parks the state on `.ended` meanwhile, so that the
+    /// data is referenced once and not copied on write; it is never seen parked.
     private(set) var state = State.idle
 
     // MARK: Actions

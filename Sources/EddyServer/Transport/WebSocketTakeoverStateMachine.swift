@@ -44,6 +44,8 @@ struct WebSocketTakeoverStateMachine<Attachment> {
     static var pendingLimit: Int { 32 }
     static var closeTimeout: TimeAmount { .seconds(10) }
 
+    /// An event that edits a state's data in place parks the state on `.closed` meanwhile, so that the
+    /// data is referenced once and not copied on write; it is never seen parked.
     private(set) var state = State.open(Open())
     private(set) var maximumMessageBytes: Int
 
