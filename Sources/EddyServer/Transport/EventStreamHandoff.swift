@@ -14,6 +14,11 @@ import Synchronization
 /// claim it too: its text messages are then written from here as ready-made frames, beside
 /// the socket's own handler (`SocketOutbox`).
 ///
+/// Which of these the connection is, and the data of that state, is `EventStreamHandoffStateMachine`'s:
+/// this handler turns NIO's callbacks and the mailbox's deliveries into its events and performs
+/// the actions it returns. What stays here is the connection's I/O and the counters `send` reads
+/// from other threads.
+///
 /// `send` and `finish` may be called from any thread (hub publishers, the keep-alive ticker);
 /// every other member is confined to the event loop, which is what makes it `Sendable`.
 final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
@@ -22,31 +27,10 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum Phase {
-        /// An ordinary HTTP connection, for now.
-        case idle
-        /// A stream has claimed the connection; its frames wait in `Opening.pending` until the
-        /// response head has gone out through the HTTP encoder.
-        case claimed
-        case streaming
-        case ended
-        /// An upgraded WebSocket whose text messages are written from here as ready-made
-        /// frames; everything else (the socket's own control frames, reads) passes through.
-        case webSocket
-        /// The WebSocket's messages have ended; the socket itself is left to its handler.
-        case webSocketReleased
-    }
+    typealias Machine = EventStreamHandoffStateMachine
 
-    /// What the response needs once it is written from here.
-    struct Start {
-        let first: ByteBuffer?
-        let keepAliveFrame: ByteBuffer
-        let ticker: KeepAliveTicker
-        let endAt: NIODeadline?
-        let started: EventLoopPromise<Void>
-    }
-
-    private var phase = Phase.idle
+    /// Confined to the event loop, as everything here but the atomics.
+    private var machine = Machine()
     private var context: ChannelHandlerContext?
     /// The mailbox of the connection's event loop.
     private let mailbox: FrameMailbox
@@ -54,24 +38,6 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private var unflushed = false
     /// Where the mailbox's drain `drain` gathers this stream's bytes (drains count from 1).
     var gatherSlot: (drain: UInt, index: Int) = (0, 0)
-    /// Kept apart, and only while claimed, so that every connection carries less.
-    private final class Opening {
-        var pending: [ByteBuffer] = []
-        /// Set when the stream was finished before it started, with its last frame if any.
-        var finishing = false
-        var lastFrame: ByteBuffer?
-        var start: Start?
-        var headSeen = false
-    }
-
-    private var opening: Opening?
-    /// Whether the response head announced chunked framing (Hummingbird's always does for a
-    /// body of unknown length); without it the body would end at close.
-    private var chunked = true
-    private var keepAliveFrame = ByteBuffer()
-    private var keepAlive: KeepAliveTicker.Registration?
-    private var endTimer: Scheduled<Void>?
-    private var onEnd: (@Sendable () -> Void)?
 
     private var capacity = 0
     /// Frames accepted by `send` and not yet handed to the channel.
@@ -92,7 +58,7 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        stop()
+        if let release = machine.closed() { perform(release) }
         self.context = nil
     }
 
@@ -101,22 +67,20 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Claims `channel` for one event stream, when it is an HTTP/1.1 connection with this
     /// handler (not an HTTP/2 stream) and nothing claimed it before.
     static func claim(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
-        await claim(channel, as: .claimed, capacity: capacity)
+        await claim(channel, forWebSocket: false, capacity: capacity)
     }
 
     /// Claims an upgraded WebSocket `channel` so that its text messages are written from here
     /// (see `WebSocketFrames`); nil when the connection has no such handler (HTTP/2, tests).
     static func claimWebSocket(_ channel: any Channel, capacity: Int) async -> EventStreamHandoff? {
-        await claim(channel, as: .webSocket, capacity: capacity)
+        await claim(channel, forWebSocket: true, capacity: capacity)
     }
 
-    private static func claim(_ channel: any Channel, as phase: Phase, capacity: Int) async -> EventStreamHandoff? {
+    private static func claim(_ channel: any Channel, forWebSocket: Bool, capacity: Int) async -> EventStreamHandoff? {
         try? await channel.eventLoop.submit { () -> EventStreamHandoff? in
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self),
-                handler.phase == .idle, channel.isActive
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: EventStreamHandoff.self), channel.isActive,
+                handler.machine.claim(forWebSocket: forWebSocket)
             else { return nil }
-            handler.phase = phase
-            if phase == .claimed { handler.opening = Opening() }
             handler.capacity = capacity
             return handler
         }.get()
@@ -133,7 +97,13 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Runs `onEnd` once the stream is over, however it ends (now, if it already has).
     func whenEnded(_ onEnd: @escaping @Sendable () -> Void) {
         execute { handler in
-            if handler.phase == .ended { onEnd() } else { handler.onEnd = onEnd }
+            switch handler.machine.whenEnded(onEnd) {
+            case .stored: break
+            case .runNow: onEnd()
+            case .invalidTransition(let invalid):
+                invalid.report()
+                onEnd()
+            }
         }
     }
 
@@ -141,15 +111,16 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     func takeOver(first: ByteBuffer?, keepAliveFrame: ByteBuffer, ticker: KeepAliveTicker, endAt: NIODeadline?) async throws {
         let eventLoop = mailbox.eventLoop
         let started = eventLoop.makePromise(of: Void.self)
-        let start = Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
+        let start = Machine.Start(first: first, keepAliveFrame: keepAliveFrame, ticker: ticker, endAt: endAt, started: started)
         execute { handler in
-            guard handler.phase == .claimed, let opening = handler.opening else {
+            switch handler.machine.takeOver(start) {
+            case .wait: break
+            case .begin(let begin): handler.perform(begin)
+            case .alreadyEnded: start.started.succeed()
+            case .invalidTransition(let invalid):
+                invalid.report()
                 start.started.succeed()
-                return
             }
-            opening.start = start
-            // Normally the head went through already: the response writer's hop came first.
-            if opening.headSeen { handler.beginStreaming() }
         }
         try await started.futureResult.get()
     }
@@ -179,12 +150,6 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
         mailbox.post(.keepAlive, to: self)
     }
 
-    /// The bytes of a keep-alive for a started stream that is keeping up, if it gets one.
-    func keepAliveBytes(framing: inout ChunkFraming) -> ByteBuffer? {
-        guard phase == .streaming, let context, context.channel.isWritable else { return nil }
-        return chunked ? framing.chunk(for: keepAliveFrame) : keepAliveFrame
-    }
-
     private func execute(_ body: @escaping @Sendable (EventStreamHandoff) -> Void) {
         let eventLoop = mailbox.eventLoop
         if eventLoop.inEventLoop {
@@ -199,16 +164,31 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     /// Takes one posted frame: the bytes to put on the wire for it (chunked where the stream is),
     /// or nil when nothing is to be written now.
     func wireBytes(for frame: ByteBuffer, framing: inout ChunkFraming) -> ByteBuffer? {
-        switch phase {
-        case .claimed:
-            opening?.pending.append(frame)
+        switch machine.frameArrived(frame) {
+        case .held:
             return nil
-        case .streaming, .webSocket:
+        case .write(let chunked):
             backlog.wrappingSubtract(1, ordering: .relaxed)
             guard context != nil, frame.readableBytes > 0 else { return nil }
-            return chunked && phase == .streaming ? framing.chunk(for: frame) : frame
-        case .idle, .ended, .webSocketReleased:
+            return chunked ? framing.chunk(for: frame) : frame
+        case .drop:
             backlog.wrappingSubtract(1, ordering: .relaxed)
+            return nil
+        case .invalidTransition(let invalid):
+            invalid.report()
+            backlog.wrappingSubtract(1, ordering: .relaxed)
+            return nil
+        }
+    }
+
+    /// The bytes of a keep-alive for a started stream that is keeping up, if it gets one.
+    func keepAliveBytes(framing: inout ChunkFraming) -> ByteBuffer? {
+        guard let context else { return nil }
+        switch machine.keepAliveDue(outputWritable: context.channel.isWritable) {
+        case .none: return nil
+        case .write(let frame, let chunked): return chunked ? framing.chunk(for: frame) : frame
+        case .invalidTransition(let invalid):
+            invalid.report()
             return nil
         }
     }
@@ -236,73 +216,82 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     }
 
     func finishStream(last: ByteBuffer?) {
-        switch phase {
-        case .claimed:
-            guard let opening, !opening.finishing else { return }
-            opening.finishing = true
-            opening.lastFrame = last
-        case .streaming: end(last: last)
-        case .webSocket: phase = .webSocketReleased
-        case .idle, .ended, .webSocketReleased: break
+        perform(machine.finishRequested(last: last))
+    }
+
+    func releaseStream() {
+        switch machine.releaseRequested() {
+        case .none: break
+        case .invalidTransition(let invalid): invalid.report()
         }
     }
 
-    private func beginStreaming() {
-        guard let opening, let start = opening.start, let context else { return }
-        self.opening = nil
-        phase = .streaming
-        keepAliveFrame = start.keepAliveFrame
-        if let first = start.first { writeFrame(first, context) }
-        for frame in opening.pending { writeFrame(frame, context) }
-        backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
-        start.started.succeed()
-        if opening.finishing {
-            end(last: opening.lastFrame)
+    // MARK: Performing the machine's actions
+
+    private func perform(_ action: Machine.FinishAction) {
+        switch action {
+        case .none: break
+        case .end(let end): perform(end)
+        case .invalidTransition(let invalid): invalid.report()
+        }
+    }
+
+    private func perform(_ action: Machine.BeginAction) {
+        switch action {
+        case .none: break
+        case .begin(let begin): perform(begin)
+        case .invalidTransition(let invalid): invalid.report()
+        }
+    }
+
+    private func perform(_ begin: Machine.Begin) {
+        backlog.wrappingSubtract(begin.pending.count, ordering: .relaxed)
+        guard let context else {
+            begin.started.succeed()
             return
         }
+        if let first = begin.first { writeFrame(first, chunked: begin.chunked, context) }
+        for frame in begin.pending { writeFrame(frame, chunked: begin.chunked, context) }
+        begin.started.succeed()
+        if let end = begin.end { return perform(end) }
         unflushed = false
         context.flush()
-        keepAlive = start.ticker.register(self)
-        if let endAt = start.endAt {
-            endTimer = context.eventLoop.scheduleTask(deadline: endAt) { self.finishStream(last: nil) }
+        let keepAlive = begin.ticker.register(self)
+        let endTimer = begin.endAt.map { endAt in
+            context.eventLoop.scheduleTask(deadline: endAt) { self.finishStream(last: nil) }
+        }
+        switch machine.armed(keepAlive: keepAlive, endTimer: endTimer) {
+        case .none: break
+        case .cancel(let release): perform(release)
+        case .invalidTransition(let invalid, let release):
+            invalid.report()
+            perform(release)
         }
         removeHTTPHandlers(context)
         // The request's reader is gone; read on, so a client that leaves is noticed.
         context.read()
     }
 
-    /// Ends a started stream: the last frame, the end of the body, and the connection.
-    private func end(last: ByteBuffer?) {
-        guard let context else { return stop() }
-        if let last { writeFrame(last, context) }
-        if chunked { context.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
-        stop()
+    private func perform(_ end: Machine.End) {
+        guard let context else { return perform(end.release) }
+        if let last = end.last { writeFrame(last, chunked: end.chunked, context) }
+        if end.chunked { context.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
+        perform(end.release)
         unflushed = false
         context.flush()
         context.close(promise: nil)
     }
 
-    /// Releases what feeds the stream; nothing more is written.
-    private func stop() {
-        if phase == .webSocket { phase = .webSocketReleased }
-        if phase == .claimed || phase == .streaming { phase = .ended }
-        guard phase == .ended else { return }
-        keepAlive?.cancel()
-        keepAlive = nil
-        endTimer?.cancel()
-        endTimer = nil
-        if let opening {
-            backlog.wrappingSubtract(opening.pending.count, ordering: .relaxed)
-            opening.start?.started.succeed()
-            self.opening = nil
-        }
-        let onEnd = self.onEnd
-        self.onEnd = nil
-        onEnd?()
+    private func perform(_ release: Machine.Release) {
+        release.keepAlive?.cancel()
+        release.endTimer?.cancel()
+        if release.droppedFrames > 0 { backlog.wrappingSubtract(release.droppedFrames, ordering: .relaxed) }
+        release.started?.succeed()
+        release.onEnd?()
     }
 
     /// Writes a frame outside a mailbox drain (the first ones, keep-alives, the last one).
-    private func writeFrame(_ frame: ByteBuffer, _ context: ChannelHandlerContext) {
+    private func writeFrame(_ frame: ByteBuffer, chunked: Bool, _ context: ChannelHandlerContext) {
         guard frame.readableBytes > 0 else { return }
         var framing = ChunkFraming()
         context.write(wrapOutboundOut(chunked ? framing.chunk(for: frame) : frame), promise: nil)
@@ -334,17 +323,14 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     // MARK: ChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch phase {
-        case .idle, .claimed, .webSocket, .webSocketReleased: context.fireChannelRead(data)
-        case .streaming, .ended: break
-        }
+        if case .pipeline = machine.ownership { context.fireChannelRead(data) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        switch phase {
-        case .idle, .claimed, .webSocket, .webSocketReleased: context.fireChannelReadComplete()
-        case .streaming: context.read()
-        case .ended: break
+        switch machine.ownership {
+        case .pipeline: context.fireChannelReadComplete()
+        case .stream: context.read()
+        case .endedStream: break
         }
     }
 
@@ -355,50 +341,41 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     func channelInactive(context: ChannelHandlerContext) {
         writable.store(false, ordering: .relaxed)
-        stop()
+        if let release = machine.closed() { perform(release) }
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, phase == .claimed || phase == .streaming {
-            // The server is shutting down: end the stream cleanly so it drains.
-            finishStream(last: nil)
-        } else if phase == .streaming, let event = event as? ChannelEvent, event == .inputClosed {
-            // The client closed its side: it is gone.
-            end(last: nil)
+        if event is ChannelShouldQuiesceEvent {
+            // The server is shutting down: a stream ends cleanly so it drains.
+            perform(machine.quiesce())
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            perform(machine.inputClosed())
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch phase {
-        case .idle, .webSocket, .webSocketReleased:
+        switch machine.outboundWrite() {
+        case .forward:
             context.write(data, promise: promise)
-        case .claimed:
-            if let opening, !opening.headSeen {
-                opening.headSeen = true
-                chunked = Self.isChunked(head: unwrapOutboundIn(data))
-            }
+        case .forwardHead:
+            let chunked = Self.isChunked(head: unwrapOutboundIn(data))
             context.write(data, promise: promise)
-            if opening?.start != nil { beginStreaming() }
-        case .streaming, .ended:
-            // The request's task no longer owns the connection.
+            perform(machine.headWritten(chunked: chunked))
+        case .fail:
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
 
     func flush(context: ChannelHandlerContext) {
-        switch phase {
-        case .idle, .claimed, .webSocket, .webSocketReleased: context.flush()
-        case .streaming, .ended: break
-        }
+        if case .pipeline = machine.ownership { context.flush() }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        switch phase {
-        case .idle, .claimed, .webSocket, .webSocketReleased:
+        if case .pipeline = machine.ownership {
             context.close(mode: mode, promise: promise)
-        case .streaming, .ended:
+        } else {
             // The request's task closing what it handed over: the stream closes it when it ends.
             promise?.succeed()
         }

@@ -138,7 +138,7 @@ final class FrameMailbox: @unchecked Sendable {
                 stream.finishStream(last: last)
             case .release(let released):
                 writeGathered(of: stream)
-                stream.finishStream(last: nil)
+                stream.releaseStream()
                 released.succeed()
             }
         }

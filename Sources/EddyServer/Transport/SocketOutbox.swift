@@ -23,17 +23,11 @@ final class SocketOutbox: Sendable {
         case queue
     }
 
-    private struct Ending {
-        var takeover: WebSocketTakeover?
-        var finished = false
-        var tooSlow = false
-    }
-
     private let route: Route
     /// The queued messages; on the frame route only its end matters.
     private let messages: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
-    private let ending = Mutex(Ending())
+    private let ending = Mutex(SocketOutboxStateMachine<WebSocketTakeover>())
 
     private init(route: Route, capacity: Int) {
         self.route = route
@@ -81,20 +75,26 @@ final class SocketOutbox: Sendable {
     }
 
     private func tooSlow() -> Bool {
-        ending.withLock { $0.tooSlow = true }
-        finish()
+        finish(tooSlow: true)
         return false
     }
 
     /// Ends the socket after the messages queued so far.
     func finish() {
+        finish(tooSlow: false)
+    }
+
+    private func finish(tooSlow: Bool) {
         continuation.finish()
-        let close = ending.withLock { ending -> (WebSocketTakeover, Bool)? in
-            guard !ending.finished else { return nil }
-            ending.finished = true
-            return ending.takeover.map { ($0, ending.tooSlow) }
+        perform(ending.withLock { $0.finish(tooSlow: tooSlow) })
+    }
+
+    private func perform(_ action: SocketOutboxStateMachine<WebSocketTakeover>.Action) {
+        switch action {
+        case .none: break
+        case .closeAfterMessages(let takeover, let tooSlow): takeover.closeAfterMessages(tooSlow: tooSlow)
+        case .invalidTransition(let invalid): invalid.report()
         }
-        if let (takeover, tooSlow) = close { takeover.closeAfterMessages(tooSlow: tooSlow) }
     }
 
     /// Serves one socket: text messages go to `handle`, other messages to `nonText`, until the
@@ -122,11 +122,7 @@ final class SocketOutbox: Sendable {
                 logger.debug("a message before the takeover was refused", metadata: ["error": "\(error)"])
             }
             takeover.start(after: earlier)
-            let state = ending.withLock { ending -> (finished: Bool, tooSlow: Bool) in
-                ending.takeover = takeover
-                return (ending.finished, ending.tooSlow)
-            }
-            if state.finished { takeover.closeAfterMessages(tooSlow: state.tooSlow) }
+            perform(ending.withLock { $0.takenOver(by: takeover) })
             return
         }
         defer { ended() }

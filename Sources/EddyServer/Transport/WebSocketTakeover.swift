@@ -20,6 +20,9 @@ import NIOWebSocket
 /// from here, and count against the same bound: a client that sends pings without reading the
 /// pongs is cut off once the channel stops being writable, as one that does not read its messages.
 ///
+/// What to do with each frame, beat and close is `WebSocketTakeoverStateMachine`'s decision; this
+/// handler turns NIO's callbacks into its events and performs the actions it returns.
+///
 /// `keepAliveBeat` and `closeAfterMessages` may be called from any thread; everything else is
 /// confined to the event loop, which is what makes it `Sendable`.
 final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, KeepAliveListener, @unchecked Sendable {
@@ -35,45 +38,29 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         let ended: @Sendable () -> Void
     }
 
-    /// A complete message from the client.
-    enum Message: Sendable {
-        case text(String)
-        case nonText
+    /// What an attached service keeps on the socket.
+    struct Attachment {
+        let service: Service
+        /// Writes the service's messages.
+        let handoff: EventStreamHandoff
+        let pinging: KeepAliveTicker.Registration
     }
 
+    typealias Machine = WebSocketTakeoverStateMachine<Attachment>
+    /// A complete message from the client.
+    typealias Message = Machine.Message
     /// Messages the handlers behind took before the takeover (only on a pipeline it was not
     /// adopted into); they are served first.
     typealias Earlier = Message
 
     private let eventLoop: any EventLoop
-    private var maximumMessageBytes: Int
     private let logger: Logger
     private var context: ChannelHandlerContext?
-    /// Set when the service attaches.
-    private var service: Service?
-    private var handoff: EventStreamHandoff?
-
-    private var fragments: ByteBuffer?
-    private var fragmentsAreText = false
-    /// Messages waiting for the service, and whether a task is taking them.
-    private var pending: [Message] = []
-    private var dispatching = false
-    /// False until the service has attached and the earlier messages are in `pending`.
-    private var started = false
-    private var reading = true
-    private var awaitingPong = false
-    /// Our close frame went out; the connection closes on the client's reply or `closeTimeout`.
-    private var closing = false
-    private var ended = false
-    private var pinging: KeepAliveTicker.Registration?
-
-    /// Past this many waiting messages the socket is not read until the service catches up.
-    static let pendingLimit = 32
-    static let closeTimeout = TimeAmount.seconds(10)
+    private var machine: Machine
 
     private init(eventLoop: any EventLoop, maximumMessageBytes: Int, logger: Logger) {
         self.eventLoop = eventLoop
-        self.maximumMessageBytes = maximumMessageBytes
+        self.machine = Machine(maximumMessageBytes: maximumMessageBytes)
         self.logger = logger
     }
 
@@ -101,11 +88,18 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
             if (try? pipeline.handler(type: WebSocketTakeover.self)) == nil {
                 adopt(channel.pipeline, maximumMessageBytes: maximumMessageBytes, logger: logger)
             }
-            guard let takeover = try? pipeline.handler(type: WebSocketTakeover.self), let context = takeover.context, !takeover.ended
-            else { return nil }
-            takeover.service = service
-            takeover.handoff = handoff
-            takeover.maximumMessageBytes = maximumMessageBytes
+            guard let takeover = try? pipeline.handler(type: WebSocketTakeover.self), let context = takeover.context else { return nil }
+            let attachment = Attachment(service: service, handoff: handoff, pinging: pinger.register(takeover))
+            switch takeover.machine.attach(attachment, maximumMessageBytes: maximumMessageBytes) {
+            case .attached: break
+            case .refused:
+                attachment.pinging.cancel()
+                return nil
+            case .invalidTransition(let invalid):
+                invalid.report()
+                attachment.pinging.cancel()
+                return nil
+            }
             // To the handlers behind, the connection is over: their stream ends, and what they
             // still write fails at once rather than waiting. Not by an inactive channel:
             // hummingbird-websocket would then close the channel and wait for it to be closed,
@@ -113,7 +107,6 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
             // closed, its closing frame fails and the task ends.
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             context.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
-            takeover.pinging = pinger.register(takeover)
             return takeover
         }.get()
     }
@@ -121,9 +114,11 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     /// Serves the messages taken before the takeover, then everything after.
     func start(after earlier: [Earlier]) {
         eventLoop.execute {
-            self.pending.insert(contentsOf: earlier, at: 0)
-            self.started = true
-            self.dispatchIfNeeded()
+            switch self.machine.start(after: earlier) {
+            case .none: break
+            case .dispatch(let attachment): self.dispatch(to: attachment.service)
+            case .invalidTransition(let invalid): invalid.report()
+            }
         }
     }
 
@@ -131,113 +126,60 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     /// when the client did not read them.
     func closeAfterMessages(tooSlow: Bool) {
         eventLoop.execute {
-            guard let handoff = self.handoff else { return self.sendClose(.normalClosure, reason: nil) }
-            handoff.releaseWebSocket().whenComplete { _ in
-                if tooSlow {
-                    self.sendClose(.policyViolation, reason: "too slow: messages were not read")
-                } else {
-                    self.sendClose(.normalClosure, reason: nil)
+            switch self.machine.closeAfterMessagesRequested() {
+            case .none: break
+            case .release(let attachment):
+                attachment.handoff.releaseWebSocket().whenComplete { _ in
+                    self.perform(self.machine.messagesReleased(tooSlow: tooSlow, now: .now()))
                 }
+            case .invalidTransition(let invalid): invalid.report()
             }
         }
     }
 
     func keepAliveBeat() {
-        eventLoop.execute { self.ping() }
-    }
-
-    // MARK: Event loop
-
-    private func ping() {
-        guard !ended, !closing, context != nil else { return }
-        // No pong since the last ping: the client is gone, as hummingbird-websocket judges it,
-        // and would not answer a close either.
-        guard !awaitingPong else {
-            sendClose(.goingAway, reason: "no pong")
-            return closeConnection()
+        eventLoop.execute {
+            guard self.context != nil else { return }
+            switch self.machine.keepAliveBeat(now: .now()) {
+            case .none: break
+            case .ping: self.write(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "eddy")))
+            case .sendCloseAndCloseConnection(let close):
+                self.send(close)
+                self.closeConnection()
+            case .invalidTransition(let invalid): invalid.report()
+            }
         }
-        awaitingPong = true
-        write(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "eddy")))
     }
 
-    private func received(_ frame: WebSocketFrame) {
-        if let refusal = Self.protocolViolation(in: frame) { return sendClose(.protocolError, reason: refusal) }
-        switch frame.opcode {
-        case .connectionClose:
-            if closing { return closeConnection() }
-            var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self).map { WebSocketErrorCode(codeNumber: Int($0)) }
-            // Echo a valid code back, as RFC 6455 §5.5.1 has it, and close.
-            sendClose(code.flatMap { Self.isEchoable($0) ? $0 : nil } ?? .normalClosure, reason: nil)
+    // MARK: Performing the machine's actions
+
+    private func perform(_ action: Machine.FrameAction) {
+        switch action {
+        case .none: break
+        case .pong(let data): write(WebSocketFrame(fin: true, opcode: .pong, data: data))
+        case .dispatch(let attachment): dispatch(to: attachment.service)
+        case .sendClose(let close): send(close)
+        case .sendCloseAndCloseConnection(let close):
+            send(close)
             closeConnection()
-        case .ping:
-            guard !closing, let context else { return }
-            // Pongs wait in the same outbound buffer as the service's messages: a client that
-            // pings without reading the pongs is as slow as one that does not read its messages.
-            guard context.channel.isWritable else { return cutOffForNotReading() }
-            write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
-        case .pong:
-            awaitingPong = false
-        case .text, .binary:
-            guard !closing else { return }
-            guard fragments == nil else { return sendClose(.protocolError, reason: "a new message inside a fragmented one") }
-            guard frame.length <= maximumMessageBytes else {
-                return sendClose(.messageTooLarge, reason: "messages are limited to \(maximumMessageBytes) bytes")
-            }
-            if frame.fin {
-                complete(frame.unmaskedData, isText: frame.opcode == .text)
-            } else {
-                fragments = frame.unmaskedData
-                fragmentsAreText = frame.opcode == .text
-            }
-        case .continuation:
-            guard !closing else { return }
-            guard var joined = fragments else { return sendClose(.protocolError, reason: "a continuation with nothing to continue") }
-            fragments = nil
-            var data = frame.unmaskedData
-            guard joined.readableBytes + data.readableBytes <= maximumMessageBytes else {
-                return sendClose(.messageTooLarge, reason: "messages are limited to \(maximumMessageBytes) bytes")
-            }
-            joined.writeBuffer(&data)
-            if frame.fin { complete(joined, isText: fragmentsAreText) } else { fragments = joined }
-        default:
-            sendClose(.protocolError, reason: "unknown opcode")
+        case .cutOffForNotReading(let close):
+            // Closes at once: the client reads nothing, so it would not read our close frame
+            // either, and what waits for it in the outbound buffer is released with the channel.
+            logger.notice("WebSocket closed: the client does not read the replies to its frames")
+            send(close)
+            closeConnection()
+        case .closeConnection: closeConnection()
         }
     }
 
-    /// Why RFC 6455 §5 has the server fail the connection on `frame`, if it does.
-    static func protocolViolation(in frame: WebSocketFrame) -> String? {
-        // §5.1: a client masks every frame.
-        guard frame.maskKey != nil else { return "client frames must be masked" }
-        // §5.2: no extension is negotiated, so no reserved bit may be set.
-        guard frame.reservedBits.isEmpty else { return "reserved bits set" }
-        switch frame.opcode {
-        case .text, .binary, .continuation: return nil
-        // §5.5: control frames are never fragmented.
-        case .connectionClose, .ping, .pong: return frame.fin ? nil : "a fragmented control frame"
-        default: return "unknown opcode"
-        }
+    private func perform(_ action: Machine.CloseAction) {
+        if case .sendClose(let close) = action { send(close) }
     }
 
-    private func complete(_ message: ByteBuffer, isText: Bool) {
-        if isText {
-            guard let text = String(validating: message.readableBytesView, as: UTF8.self) else {
-                return sendClose(.dataInconsistentWithMessage, reason: "text is not UTF-8")
-            }
-            pending.append(.text(text))
-        } else {
-            pending.append(.nonText)
-        }
-        if pending.count >= Self.pendingLimit { reading = false }
-        dispatchIfNeeded()
-    }
-
-    private func dispatchIfNeeded() {
-        guard started, !dispatching, !ended, !pending.isEmpty, let service else { return }
-        dispatching = true
+    private func dispatch(to service: Service) {
         let eventLoop = self.eventLoop
         Task {
-            while let message = try? await eventLoop.submit({ self.nextPending() }).get() {
+            while let message = try? await eventLoop.submit({ self.nextMessage() }).get() {
                 switch message {
                 case .text(let text): await service.text(text)
                 case .nonText: service.nonText()
@@ -246,62 +188,52 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
         }
     }
 
-    private func nextPending() -> Message? {
-        guard !ended, !pending.isEmpty else {
-            dispatching = false
+    private func nextMessage() -> Message? {
+        switch machine.nextMessage() {
+        case .none: return nil
+        case .message(let message, let readAgain):
+            if readAgain { context?.read() }
+            return message
+        case .invalidTransition(let invalid):
+            invalid.report()
             return nil
         }
-        let message = pending.removeFirst()
-        if !reading, pending.count <= Self.pendingLimit / 2 {
-            reading = true
-            context?.read()
-        }
-        return message
     }
 
     private func write(_ frame: WebSocketFrame) {
         context?.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
-    /// Sends our close frame; the connection closes on the client's reply, or after `closeTimeout`.
-    private func sendClose(_ code: WebSocketErrorCode, reason: String?) {
-        guard !closing, !ended, let context else { return }
-        closing = true
-        fragments = nil
-        pending.removeAll()
+    /// Sends our close frame; the connection closes on the client's reply, or at its deadline.
+    private func send(_ close: Machine.Close) {
+        guard let context else { return }
         var data = ByteBuffer()
-        data.write(webSocketErrorCode: code)
-        if let reason { data.writeString(reason) }
+        data.write(webSocketErrorCode: close.code)
+        if let reason = close.reason { data.writeString(reason) }
         write(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
-        context.eventLoop.scheduleTask(in: Self.closeTimeout) { self.closeConnection() }
+        scheduleClose(at: close.deadline, context)
+    }
+
+    private func scheduleClose(at deadline: NIODeadline, _ context: ChannelHandlerContext) {
+        context.eventLoop.scheduleTask(deadline: deadline) {
+            switch self.machine.closeDeadlinePassed() {
+            case .none: break
+            case .closeConnection: self.closeConnection()
+            case .invalidTransition(let invalid):
+                invalid.report()
+                self.closeConnection()
+            }
+        }
     }
 
     private func closeConnection() {
         context?.close(promise: nil)
     }
 
-    /// Closes at once: the client reads nothing, so it would not read our close frame either,
-    /// and what waits for it in the outbound buffer is released with the channel.
-    private func cutOffForNotReading() {
-        logger.notice("WebSocket closed: the client does not read the replies to its frames")
-        sendClose(.policyViolation, reason: "too slow: replies were not read")
-        closeConnection()
-    }
-
     private func end() {
-        guard !ended else { return }
-        ended = true
-        pending.removeAll()
-        pinging?.cancel()
-        pinging = nil
-        service?.ended()
-    }
-
-    private static func isEchoable(_ code: WebSocketErrorCode) -> Bool {
-        switch code {
-        case .unknown(let number): return (3000...4999).contains(number)
-        default: return true
-        }
+        guard case .end(let attachment) = machine.closed(), let attachment else { return }
+        attachment.pinging.cancel()
+        attachment.service.ended()
     }
 
     // MARK: ChannelHandler
@@ -316,11 +248,11 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received(unwrapInboundIn(data))
+        perform(machine.frameReceived(unwrapInboundIn(data), outputWritable: context.channel.isWritable, now: .now()))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if reading { context.read() }
+        if machine.readsMore { context.read() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -330,8 +262,8 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error as? NIOWebSocketError {
-        case .invalidFrameLength: sendClose(.messageTooLarge, reason: "frames are limited to \(maximumMessageBytes) bytes")
-        case .some: sendClose(.protocolError, reason: nil)
+        case .invalidFrameLength: perform(machine.decodingFailed(frameTooLarge: true, now: .now()))
+        case .some: perform(machine.decodingFailed(frameTooLarge: false, now: .now()))
         case nil:
             logger.debug("WebSocket closed on an error", metadata: ["error": "\(error)"])
             closeConnection()
@@ -341,7 +273,7 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             // The server is shutting down.
-            sendClose(.goingAway, reason: nil)
+            perform(machine.quiesce(now: .now()))
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             // The client closed its side.
             closeConnection()
@@ -352,27 +284,25 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // From the handlers behind: dropped once they no longer own the socket.
-        guard service == nil else {
-            promise?.succeed()
-            return
-        }
-        if unwrapOutboundIn(data).opcode == .connectionClose, !closing {
+        switch machine.outboundWrite(isClose: unwrapOutboundIn(data).opcode == .connectionClose, now: .now()) {
+        case .drop: promise?.succeed()
+        case .forward: context.write(data, promise: promise)
+        case .forwardClose(let deadline):
             // Their close (a service refusing the socket): the client's reply ends the connection.
-            closing = true
-            context.eventLoop.scheduleTask(in: Self.closeTimeout) { self.closeConnection() }
+            scheduleClose(at: deadline, context)
+            context.write(data, promise: promise)
         }
-        context.write(data, promise: promise)
     }
 
     func flush(context: ChannelHandlerContext) {
-        if service == nil { context.flush() }
+        if machine.handlersBehindOwnOutput { context.flush() }
     }
 
     /// Reads are asked for in `channelReadComplete`, as long as the service keeps up.
     func read(context: ChannelHandlerContext) {}
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        guard service == nil else {
+        guard machine.handlersBehindOwnOutput else {
             promise?.succeed()
             return
         }
