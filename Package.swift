@@ -51,6 +51,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Concrnt signature throughput for BENCHMARKS.md (see its main.swift for the command).
+        .executableTarget(
+            name: "concrnt-crypto-bench",
+            dependencies: ["ConcrntCrypto"],
+            path: "bench/concrnt-crypto",
+            swiftSettings: strict
+        ),
         // Resource model, paths, ETags, the change log contract and the hub: no networking.
         .target(
             name: "EddyCore",
