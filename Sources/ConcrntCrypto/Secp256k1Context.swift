@@ -33,11 +33,6 @@ final class Secp256k1Context: @unchecked Sendable {
         else {
             fatalError("OpenSSL's libcrypto has no secp256k1 group")
         }
-        // A table of multiples of G makes the e·G half of every recovery cheaper. OpenSSL's
-        // ladder for secret scalars (signing, key derivation) does not use it.
-        guard EC_GROUP_precompute_mult(group, nil) == 1 else {
-            fatalError("EC_GROUP_precompute_mult failed for secp256k1")
-        }
         self.group = group
         self.order = order
         self.fieldPrime = fieldPrime
