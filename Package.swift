@@ -36,19 +36,26 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // libsecp256k1 from Debian (libsecp256k1-dev, with its recovery module).
+        // OpenSSL 3's libcrypto (on Debian with libssl-dev), for secp256k1.
         .systemLibrary(
-            name: "CSecp256k1",
-            pkgConfig: "libsecp256k1",
-            providers: [.apt(["libsecp256k1-dev"])]
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
         // Concrnt's CIP-1 identities and signed documents: Keccak-256, RIPEMD-160, bech32, secp256k1.
         .target(
             name: "ConcrntCrypto",
             dependencies: [
-                "CSecp256k1",
+                "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strict
+        ),
+        // Concrnt signature throughput for BENCHMARKS.md (see its main.swift for the command).
+        .executableTarget(
+            name: "concrnt-crypto-bench",
+            dependencies: ["ConcrntCrypto"],
+            path: "bench/concrnt-crypto",
             swiftSettings: strict
         ),
         // Resource model, paths, ETags, the change log contract and the hub: no networking.

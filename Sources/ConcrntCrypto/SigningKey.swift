@@ -71,7 +71,7 @@ public struct SigningKey: Sendable {
             digest: digest, secretKey: rawRepresentation
         ) else {
             // Unreachable: the key was validated at init and the digest is 32 bytes.
-            preconditionFailure("secp256k1_ecdsa_sign_recoverable failed for a validated key")
+            preconditionFailure("secp256k1 signing failed for a validated key")
         }
         return compact + [UInt8(recoveryID)]
     }
