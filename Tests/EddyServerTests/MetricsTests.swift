@@ -152,3 +152,19 @@ struct Scrape: Sendable {
         }
     }
 }
+
+/// On PostgreSQL each node counts what its follower reads from the shared log, whoever wrote it.
+@Suite(.enabled(if: TestStore.postgresBase != nil || ProcessInfo.processInfo.environment["CI"] == "true"))
+struct ClusterMetricsTests {
+    @Test func aNodeCountsTheOtherNodesCommitsAndCatchesUp() async throws {
+        try await ClusterTests.withTwoNodes(configure: { $0.metricsAddress = MetricsAddress("127.0.0.1:0") }) { nodes in
+            let scrapeB = Scrape(port: await nodes.b.server.metrics.listening.port())
+            #expect(try await scrapeB.read()["eddy_events_committed_total"] == 0)
+            for n in 1...3 { _ = try await nodes.a.send(.PUT, "/c/\(n)", json: "{}") }
+            let head = try await nodes.a.server.store.headSequence()
+            let caughtUp = try await scrapeB.waitUntil { $0["eddy_events_committed_total"] == 3 }
+            #expect(caughtUp["eddy_log_head_sequence"] == Double(head))
+            #expect(caughtUp["eddy_follower_lag_events"] == 0)
+        }
+    }
+}
