@@ -10,8 +10,9 @@ struct MetricsScrape: Sendable {
     let hub: Hub
     let connections: ConnectionLimiter
 
-    /// Pending webhook deliveries are counted up to this many per registration: a scrape reads
-    /// the log once per webhook, and a dead target's backlog need not be counted exactly.
+    /// Pending webhook deliveries are counted up to this many per registration, over at most
+    /// this many registrations: a scrape reads the log once per webhook, and a dead target's
+    /// backlog need not be counted exactly to be seen.
     static let backlogCountLimit = 1000
 
     func refresh() async {
@@ -39,7 +40,7 @@ struct MetricsScrape: Sendable {
     private func webhookBacklog() async -> Int? {
         guard let stored = try? await store.registrations(kind: Webhooks.kind) else { return nil }
         var backlog = 0
-        for registration in stored {
+        for registration in stored.prefix(Self.backlogCountLimit) {
             guard let parsed = Webhooks.Registration(payload: registration.payload) else { continue }
             let filter: SubscriptionFilter = parsed.mode == .value ? .value(parsed.path) : .children(parsed.path)
             let pending = try? await store.events(after: registration.cursor, matching: filter, limit: Self.backlogCountLimit)
