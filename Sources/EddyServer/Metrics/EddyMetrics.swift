@@ -80,8 +80,8 @@ public final class EddyMetrics: Sendable {
     }
 
     /// Called with each batch the store's commit listener gets (one transaction on SQLite, one
-    /// read of the log on PostgreSQL). The latency is from the oldest event's commit timestamp,
-    /// taken inside its transaction, to the batch reaching the publisher.
+    /// read of the log on PostgreSQL). The latency is from the oldest event's timestamp, taken
+    /// when its write was applied inside the transaction, to the committed batch reaching here.
     public func committed(_ events: [ChangeEvent]) {
         guard let oldest = events.first, let newest = events.last else { return }
         eventsCommitted.increment(by: events.count)
