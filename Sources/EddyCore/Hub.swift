@@ -12,11 +12,14 @@ public final class Hub: Sendable {
         public var replayPageSize: Int
         /// Long encoding keys held once for all subscribers (`EncodingKeys.limit`).
         public var sharedEncodingKeys: Int
+        /// Told of each publish and drop, for metrics.
+        public var observer: HubObserver?
 
-        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500, sharedEncodingKeys: Int = EncodingKeys.defaultLimit) {
+        public init(replayBufferLimit: Int = 1024, replayPageSize: Int = 500, sharedEncodingKeys: Int = EncodingKeys.defaultLimit, observer: HubObserver? = nil) {
             self.replayBufferLimit = replayBufferLimit
             self.replayPageSize = replayPageSize
             self.sharedEncodingKeys = sharedEncodingKeys
+            self.observer = observer
         }
     }
 
@@ -168,7 +171,10 @@ public final class Hub: Sendable {
                 }
             }
             var oneByOne: [SubscriptionFilter: [Registration]] = [:]
+            var offers = 0
+            defer { configuration.observer?.published(events.count, offers) }
             for (filter, group) in groups {
+                offers += group.registrations.count * group.events.count
                 let batch = HubEventBatch(group.events)
                 // Gathered per group and stored once: a lookup per registration would hash the
                 // filter's path once per subscriber.
@@ -229,6 +235,23 @@ public final class Hub: Sendable {
         for registration in all { drop(registration, reason: .shutdown) }
     }
 
+    /// How many subscribers of each type are registered. Walks the whole index under its lock:
+    /// meant for a metrics scrape every few seconds, not for the fan-out.
+    public func subscriberCountsByType() -> [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] {
+        index.withLock { index in
+            var counts: [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] = [:]
+            for table in [index.byPath, index.byParent, index.bySubtree] {
+                for registrations in table.values {
+                    for registration in registrations.values {
+                        let type = Swift.type(of: registration.subscriber)
+                        counts[ObjectIdentifier(type), default: (type, 0)].count += 1
+                    }
+                }
+            }
+            return counts
+        }
+    }
+
     func cancel(_ registration: Registration) {
         _ = index.withLock { $0.remove(registration) }
         registration.close()
@@ -237,6 +260,7 @@ public final class Hub: Sendable {
     private func drop(_ registration: Registration, reason: HubDropReason) {
         let removed = index.withLock { $0.remove(registration) }
         if removed, registration.close() {
+            configuration.observer?.dropped(reason)
             registration.subscriber.hubDidDrop(reason: reason)
         }
     }

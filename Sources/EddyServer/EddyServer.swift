@@ -29,6 +29,8 @@ public struct EddyServer: Sendable {
     let logger: Logger
     /// The event loops' frame mailboxes, held while the hub publishes.
     let mailboxes: FrameMailboxes
+    /// This server's Prometheus registry, served by the `--metrics` listener.
+    public let metrics = EddyMetrics()
 
     /// Opens the configured store: PostgreSQL when a store URL is set, else the embedded SQLite
     /// store in the data directory.
@@ -64,12 +66,14 @@ public struct EddyServer: Sendable {
         let hub = Hub(
             store: store,
             configuration: .init(
-                replayBufferLimit: configuration.subscriberBufferEvents * 4, sharedEncodingKeys: configuration.sharedEncodingKeys))
+                replayBufferLimit: configuration.subscriberBufferEvents * 4, sharedEncodingKeys: configuration.sharedEncodingKeys,
+                observer: metrics.hubObserver))
         // The fan-out runs beside the store's writer, not inside its commit.
         let mailboxes = FrameMailboxes()
         let publishing = PublishQueue(hub: hub, around: { publish in mailboxes.holding(publish) })
         self.mailboxes = mailboxes
-        store.setCommitListener { events in publishing.enqueue(events) }
+        let metrics = self.metrics
+        store.setCommitListener { events in metrics.committed(events); publishing.enqueue(events) }
         self.hub = hub
     }
 
@@ -83,6 +87,7 @@ public struct EddyServer: Sendable {
         if (configuration.tlsCertificateFile == nil) != (configuration.tlsKeyFile == nil) {
             throw ConfigurationError("--tls-cert and --tls-key go together")
         }
+        try MetricsAddress.checkSafeToServe(configuration)
     }
 
     /// Re-reads the policy and drops subscriptions it no longer allows.
@@ -97,13 +102,15 @@ public struct EddyServer: Sendable {
         let outbound = OutboundGuard(allowed: configuration.allowOutbound)
         let lease = Lease(holder: nodeID, seconds: configuration.leaseSeconds)
         let webhooks = Webhooks(
-            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, lease: lease, logger: logger)
+            store: store, hub: hub, access: access, outbound: outbound, policy: metrics.observing(configuration.delivery), lease: lease,
+            logger: logger)
         let solidChannels = SolidChannels(
-            store: store, hub: hub, access: access, outbound: outbound, policy: configuration.delivery, lease: lease, logger: logger)
+            store: store, hub: hub, access: access, outbound: outbound, policy: metrics.observing(configuration.delivery), lease: lease,
+            logger: logger)
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents,
             ticker: KeepAliveTicker(intervalSeconds: configuration.keepAliveSeconds))
-        let responder = EddyResponder(
+        let responder = EddyRouter(
             resources: ResourceHandler(
                 store: store, configuration: configuration,
                 live: LiveResource(store: store, hub: hub, access: access, maximumWaitSeconds: configuration.maximumWaitSeconds)),
@@ -125,10 +132,11 @@ public struct EddyServer: Sendable {
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
             webAssets: WebAssets(),
             access: access,
-            writeLimiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst),
+            writeLimits: WriteLimits(limiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst)),
             maximumBodyBytes: configuration.maximumBodyBytes,
             scheme: configuration.servesTLS ? "https" : "http",
-            cors: CORS(allowedOrigins: Set(configuration.corsOrigins)))
+            cors: CORS(allowedOrigins: Set(configuration.corsOrigins))
+        ).makeResponder()
         return Application(
             responder: responder,
             server: try makeServerBuilder(solidChannels: solidChannels),
@@ -141,7 +149,7 @@ public struct EddyServer: Sendable {
                 PolicyReloader(server: self),
                 webhooks,
                 solidChannels,
-            ],
+            ] + MetricsListener.services(for: self),
             onServerRunning: onServerRunning,
             logger: logger)
     }

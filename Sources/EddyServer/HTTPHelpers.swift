@@ -50,11 +50,11 @@ extension Request {
 }
 
 extension Response {
-    static func json(_ status: HTTPResponse.Status, _ text: String, headers: HTTPFields = [:], head: Bool = false) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ text: String, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
         let body = ByteBuffer(string: text)
         headers[.contentLength] = String(body.readableBytes)
-        return Response(status: status, headers: headers, body: head ? .init() : .init(byteBuffer: body))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

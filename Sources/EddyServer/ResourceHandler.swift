@@ -2,7 +2,8 @@ import EddyCore
 import HTTPTypes
 import Hummingbird
 
-/// The REST face of the store: objects and collections over GET/HEAD/PUT/PATCH/DELETE/POST.
+/// The REST face of the store: objects and collections over GET/PUT/PATCH/DELETE/POST (routed by
+/// `ResourceRoutes`; HEAD is GET without the body).
 struct ResourceHandler: Sendable {
     let store: any ResourceStore
     let configuration: ServerConfiguration
@@ -11,30 +12,10 @@ struct ResourceHandler: Sendable {
     static let jsonTypes: Set<String> = ["application/json"]
     static let patchTypes: Set<String> = ["application/merge-patch+json", "application/json"]
 
-    func respond(to request: inout Request, path: ResourcePath, exchange: Exchange) async throws -> Response {
-        if path.isCollection {
-            switch request.method {
-            case .get, .head: return try await listCollection(request, path, exchange)
-            case .post: return try await append(&request, to: path, exchange)
-            default:
-                throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .post], target: "a collection")
-            }
-        }
-        switch request.method {
-        case .get, .head: return try await read(request, path, exchange)
-        case .put: return try await put(&request, path, exchange)
-        case .patch: return try await patch(&request, path, exchange)
-        case .delete: return try await delete(request, path, exchange)
-        default:
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .put, .patch, .delete], target: "an object")
-        }
-    }
-
-    private func read(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
-        let isHead = request.method == .head
+    func read(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let inm = try condition(request, .ifNoneMatch)
         if let inm, let seconds = try WaitRequest.seconds(request.headers, maximum: configuration.maximumWaitSeconds) {
-            return try await live.valueWait(path: path, ifNoneMatch: inm, seconds: seconds, exchange: exchange, head: isHead)
+            return try await live.valueWait(path: path, ifNoneMatch: inm, seconds: seconds, exchange: exchange)
         }
         guard let resource = try await store.resource(at: path) else { throw Problem.notFound(path.description) }
         if let inm, inm.matches(resource.etag) {
@@ -43,10 +24,10 @@ struct ResourceHandler: Sendable {
             headers[.contentLength] = "0"
             return Response(status: .notModified, headers: headers)
         }
-        return live.objectResponse(resource.value, etag: resource.etag, path: path, exchange: exchange, head: isHead)
+        return live.objectResponse(resource.value, etag: resource.etag, path: path, exchange: exchange)
     }
 
-    private func listCollection(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
+    func listCollection(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let query = request.uri.queryParameters
         var limit = configuration.defaultListLimit
         var explicitMax: Int?
@@ -62,7 +43,7 @@ struct ResourceHandler: Sendable {
             // A changes URI stays valid when the collection empties: its watchers must see the
             // last child leave and the next one arrive, not be told to start over.
             return try await live.changes(
-                collection: path, after: after, max: limit, waitSeconds: wait, exchange: exchange, head: request.method == .head)
+                collection: path, after: after, max: limit, waitSeconds: wait, exchange: exchange)
         }
         var descending = false
         if let order = query["order"] {
@@ -85,17 +66,17 @@ struct ResourceHandler: Sendable {
         let admits = live.access.eventAdmission(for: .children(path), identity: exchange.identity)
         let visible = admits.map { admits in items.filter { admits($0.path) } } ?? items
         let body = "[" + visible.map(\.itemText).joined(separator: ",") + "]"
-        return .json(.ok, body, headers: headers, head: request.method == .head)
+        return .json(.ok, body, headers: headers)
     }
 
-    private func put(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
+    func put(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let document = try await objectBody(&request, "a resource must be a JSON object")
         let mutation = try Mutation(
             path: path, operation: .put(document), ifMatch: condition(request, .ifMatch), ifNoneMatch: condition(request, .ifNoneMatch))
         return try await commit(mutation, exchange)
     }
 
-    private func patch(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
+    func patch(_ request: inout Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let patch = try await request.jsonBody(maximumBytes: configuration.maximumBodyBytes, accepting: Self.patchTypes)
         guard case .object = patch else {
             throw Problem(.badRequest, "not-an-object", "a merge patch for a resource must be a JSON object")
@@ -104,12 +85,12 @@ struct ResourceHandler: Sendable {
         return try await commit(mutation, exchange)
     }
 
-    private func delete(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
+    func delete(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let mutation = try Mutation(path: path, operation: .delete, ifMatch: condition(request, .ifMatch))
         return try await commit(mutation, exchange)
     }
 
-    private func append(_ request: inout Request, to collection: ResourcePath, _ exchange: Exchange) async throws -> Response {
+    func append(_ request: inout Request, to collection: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let document = try await objectBody(&request, "a collection item must be a JSON object")
         return try await commit(Mutation(path: collection, operation: .append(document)), exchange)
     }

@@ -32,6 +32,11 @@ public struct ServerConfiguration: Sendable {
     /// Seconds between SSE comment keep-alives.
     public var keepAliveSeconds: Double = 15
     public var sqlite = SQLiteSettings()
+    /// Where `GET /metrics` (Prometheus) is served, on a listener apart from the API; nil: off.
+    public var metricsAddress: MetricsAddress?
+    /// Whether the metrics listener may be on an address other machines reach: it answers
+    /// anyone, without the access policy.
+    public var metricsPublic = false
 
     // MARK: Access
 

@@ -65,17 +65,20 @@ struct WebAssets: Sendable {
         }
     }
 
-    static func serves(_ rawPath: String) -> Bool {
-        rawPath == clientPath || rawPath == openAPIPath || rawPath == "/.eddy/app" || rawPath.hasPrefix(appPrefix)
+    /// Routed before identification: a stale token cookie must not lock anyone out of the
+    /// sign-in page.
+    func routes() -> EddyRoutes {
+        var routes = EddyRoutes()
+        for pattern in [RoutingKey.key(for: Self.clientPath), RoutingKey.key(for: Self.openAPIPath), RoutingKey.below(Self.appPrefix.dropLast())] {
+            routes.on(pattern, .get) { request, context in try respond(request, rawPath: context.rawPath) }
+        }
+        routes.on(RoutingKey.key(for: "/.eddy/app"), .get) { _, _ in
+            Response(status: .movedPermanently, headers: [.location: Self.appPrefix, .contentLength: "0"])
+        }
+        return routes
     }
 
     func respond(_ request: Request, rawPath: String) throws -> Response {
-        guard request.method == .get || request.method == .head else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: rawPath)
-        }
-        if rawPath == "/.eddy/app" {
-            return Response(status: .movedPermanently, headers: [.location: Self.appPrefix, .contentLength: "0"])
-        }
         guard let asset = assets[rawPath] else { throw Problem.notFound(rawPath) }
         // Revalidated on every load, so a new server version's assets are picked up at once.
         var headers: HTTPFields = [.contentType: asset.contentType, .eTag: asset.etag, .cacheControl: "no-cache"]
@@ -84,6 +87,6 @@ struct WebAssets: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentLength] = String(asset.body.readableBytes)
-        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: asset.body))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
     }
 }

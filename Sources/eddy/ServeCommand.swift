@@ -131,6 +131,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a Concrnt document's createdAt may differ from the server's clock (EDDY_CONCRNT_SKEW).")
     var concrntSkew: Double = environment("CONCRNT_SKEW").flatMap(Double.init) ?? 300
 
+    @Option(help: "host:port serving GET /metrics (Prometheus) apart from the API, e.g. 127.0.0.1:9464; off when unset (EDDY_METRICS).")
+    var metrics: String?
+
+    @Flag(help: "Let --metrics listen on an address other machines reach; the metrics have no access control (EDDY_METRICS_PUBLIC=1).")
+    var metricsPublic = environment("METRICS_PUBLIC") == "1"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (EDDY_LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -156,6 +162,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard ["full", "normal"].contains(sync) else { throw ValidationError("--sync must be full or normal") }
         guard mallocArenas >= 0 else { throw ValidationError("--malloc-arenas must be 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        if let metrics = metrics ?? environment("METRICS") {
+            guard let address = MetricsAddress(metrics) else { throw ValidationError("--metrics must be host:port, such as 127.0.0.1:9464") }
+            guard address.isLoopback || metricsPublic else {
+                throw ValidationError("--metrics \(metrics) is reachable from other machines and the metrics have no access control: pass --metrics-public to allow it")
+            }
+        }
     }
 
     /// glibc's `mallopt(M_ARENA_MAX, n)`; the Glibc module exports neither, so it is looked up.
@@ -212,6 +224,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = corsOrigin
         configuration.timelineChunkSeconds = timelineChunk
         configuration.concrntMaximumSkewSeconds = concrntSkew
+        configuration.metricsAddress = (metrics ?? environment("METRICS")).flatMap(MetricsAddress.init)
+        configuration.metricsPublic = metricsPublic
 
         let server: EddyServer
         do {

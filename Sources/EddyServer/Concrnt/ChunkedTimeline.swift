@@ -21,6 +21,11 @@ struct ChunkedTimeline: Sendable {
     /// Chunks searched for one with a visible entry before an iterator gives up.
     static let maximumChunksSkipped = 64
 
+    /// A collection's GET asks for its timeline instead of its listing with this media type.
+    static func isAsked(by request: Request) -> Bool {
+        request.headers[.accept]?.contains(mediaType) == true
+    }
+
     let store: any ResourceStore
     let access: AccessController
     let chunkSize: Int
@@ -38,9 +43,6 @@ struct ChunkedTimeline: Sendable {
     private var currentChunk: Int64 { chunk(of: Int64(Date().timeIntervalSince1970 * 1000)) }
 
     func respond(_ request: Request, collection: ResourcePath, exchange: Exchange) async throws -> Response {
-        guard request.method == .get || request.method == .head else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "a chunked timeline")
-        }
         guard collection.isCollection else { throw Problem.badRequest("invalid-path", "timelines belong to collections (paths ending in '/')") }
         try access.authorize(exchange.identity, to: .read, at: collection)
         guard try await store.collectionExists(collection) else { throw Problem.notFound(collection.description) }
@@ -124,7 +126,7 @@ struct ChunkedTimeline: Sendable {
         }
         let buffer = ByteBuffer(string: body)
         headers[.contentLength] = String(buffer.readableBytes)
-        return Response(status: .ok, headers: headers, body: request.method == .head ? .init() : .init(byteBuffer: buffer))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
     }
 }
 

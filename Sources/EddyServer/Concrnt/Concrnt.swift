@@ -23,9 +23,6 @@ struct Concrnt: Sendable {
     // MARK: Discovery
 
     func wellKnown(_ request: Request) throws -> Response {
-        guard request.method == .get || request.method == .head else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "/.well-known/concrnt")
-        }
         let endpoints: [(String, String)] = [
             ("net.concrnt.core.entity", Self.entityPrefix + "${ccid}"),
             ("net.concrnt.core.resource", Self.resourcePrefix + "${uri}"),
@@ -35,7 +32,7 @@ struct Concrnt: Sendable {
         ]
         let body = "{\"version\":\"2.0\",\"csid\":\(JSONValue.quoted(serverKey.csid)),\"endpoints\":{"
             + endpoints.map { "\(JSONValue.quoted($0.0)):\(JSONValue.quoted($0.1))" }.joined(separator: ",") + "}}"
-        return .json(.ok, body, head: request.method == .head)
+        return .json(.ok, body)
     }
 
     // MARK: Commit
@@ -51,7 +48,6 @@ struct Concrnt: Sendable {
     func commit(
         _ request: inout Request, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
     ) async throws -> Response {
-        guard request.method == .post else { throw Problem.methodNotAllowed(request.method, allowed: [.post], target: "the commit endpoint") }
         let text = String(buffer: try await request.collectBody(upTo: maximumBodyBytes))
         let verified: VerifiedDocument
         do {
@@ -137,12 +133,6 @@ struct Concrnt: Sendable {
         return try JSONValue(parsing: stored.value)["open"] == .bool(true)
     }
 
-    private static func requireRead(_ request: Request, target: String) throws {
-        guard request.method == .get || request.method == .head else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: target)
-        }
-    }
-
     static func problem(for error: any Error) -> Problem {
         guard let error = error as? SignedDocumentError else { return Problem.badRequest("malformed-document", "\(error)") }
         switch error {
@@ -158,7 +148,6 @@ struct Concrnt: Sendable {
     // MARK: Reading
 
     func resource(_ request: Request, rawPath: String, access: AccessController, identity: Identity) async throws -> Response {
-        try Self.requireRead(request, target: "a Concrnt resource")
         let encoded = String(rawPath.dropFirst(Self.resourcePrefix.count))
         guard let text = encoded.removingPercentEncoding else { throw Problem.badRequest("invalid-uri", "not percent-encoded UTF-8") }
         let uri = try ConcrntURI(parsing: text)
@@ -167,18 +156,17 @@ struct Concrnt: Sendable {
         guard let stored = try await store.resource(at: path),
             case .string(let signed)? = try JSONValue(parsing: stored.value)["signedDocument"]
         else { throw Problem.notFound(uri.description) }
-        return .json(.ok, signed, headers: [.eTag: stored.etag.headerValue], head: request.method == .head)
+        return .json(.ok, signed, headers: [.eTag: stored.etag.headerValue])
     }
 
     func entity(_ request: Request, rawPath: String) async throws -> Response {
-        try Self.requireRead(request, target: "a Concrnt entity")
         let ccid = String(rawPath.dropFirst(Self.entityPrefix.count))
         guard CCID.isValid(ccid) else { throw Problem.badRequest("invalid-ccid", "\(ccid) is not a valid CCID") }
         let home = try ResourcePath(segments: [ConcrntURI.root, ccid], isCollection: true)
         guard try await store.collectionExists(home) else { throw Problem.notFound("the entity \(ccid)") }
         let body = "{\"ccid\":\(JSONValue.quoted(ccid)),\"domain\":\(JSONValue.quoted(request.head.authority ?? "")),"
             + "\"csid\":\(JSONValue.quoted(serverKey.csid))}"
-        return .json(.ok, body, head: request.method == .head)
+        return .json(.ok, body)
     }
 }
 

@@ -37,6 +37,9 @@ public final class ConnectionLimiter: Sendable {
         counts.withLock { $0[address, default: 0] }
     }
 
+    /// Open connections from every address (a metrics scrape reads it; it walks the table).
+    public var openConnections: Int { counts.withLock { $0.values.reduce(0, +) } }
+
     /// Connections whose task is still running. A stream or socket served from its pipeline
     /// holds none once set up, so idle subscribers cost no task and no task memory.
     public var connectionTasks: Int { tasks.load(ordering: .relaxed) }

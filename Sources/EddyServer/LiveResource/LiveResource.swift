@@ -15,7 +15,7 @@ struct LiveResource: Sendable {
     /// GET of an object with `If-None-Match` and `Wait`: answers at once when the client's
     /// ETag is stale, else holds the request until the object changes (200), is deleted (404),
     /// or time runs out (304).
-    func valueWait(path: ResourcePath, ifNoneMatch: ETagCondition, seconds: Double, exchange: Exchange, head: Bool) async throws -> Response {
+    func valueWait(path: ResourcePath, ifNoneMatch: ETagCondition, seconds: Double, exchange: Exchange) async throws -> Response {
         let poll = LongPoll()
         defer { poll.cancel() }
         try await poll.watch([.value(path)], hub: hub, principal: exchange.identity.subject, admits: [nil])
@@ -27,7 +27,7 @@ struct LiveResource: Sendable {
             return ifNoneMatch.matches(current.etag) ? nil : current
         }
         if let changed {
-            return objectResponse(changed.value, etag: changed.etag, path: path, exchange: exchange, head: head)
+            return objectResponse(changed.value, etag: changed.etag, path: path, exchange: exchange)
         }
         var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
         headers[.eTag] = lastSeen?.headerValue
@@ -35,10 +35,10 @@ struct LiveResource: Sendable {
         return Response(status: .notModified, headers: headers)
     }
 
-    func objectResponse(_ value: String, etag: ETag, path: ResourcePath, exchange: Exchange, head: Bool) -> Response {
+    func objectResponse(_ value: String, etag: ETag, path: ResourcePath, exchange: Exchange) -> Response {
         var headers = linkHeaders(LiveEndpoints.objectLinks(exchange.baseURL, path))
         headers[.eTag] = etag.headerValue
-        return .json(.ok, value, headers: headers, head: head)
+        return .json(.ok, value, headers: headers)
     }
 
     // MARK: Collections
@@ -46,7 +46,7 @@ struct LiveResource: Sendable {
     /// GET of a collection's changes URI: the children changed after the checkpoint, with the
     /// next checkpoint's links; with `Wait`, held until there is at least one change.
     func changes(
-        collection: ResourcePath, after raw: Substring, max: Int, waitSeconds: Double?, exchange: Exchange, head: Bool
+        collection: ResourcePath, after raw: Substring, max: Int, waitSeconds: Double?, exchange: Exchange
     ) async throws -> Response {
         let checkpoint = try ChangesFeed.checkpoint(raw, epoch: store.epoch)
         let filter = SubscriptionFilter.children(collection)
@@ -71,7 +71,7 @@ struct LiveResource: Sendable {
             page = try await ChangesFeed.read(store, collection: collection, after: checkpoint, admits: admits, limit: max)
         }
         let headers = linkHeaders(LiveEndpoints.collectionLinks(exchange.baseURL, collection, checkpoint: page.next, max: max))
-        return .json(.ok, ChangesFeed.body(page.visible), headers: headers, head: head)
+        return .json(.ok, ChangesFeed.body(page.visible), headers: headers)
     }
 
     /// The current position, taken before a listing is read, so nothing written after the

@@ -14,7 +14,15 @@ struct WebhookEndpoint: Sendable {
     let limitPerSubject: Int
     let maximumBodyBytes: Int
 
-    func respond(_ request: inout Request, rawPath: String, mode: Webhooks.Mode, exchange: Exchange) async throws -> Response {
+    /// What a callback URL names: the watched resource, and for a subscription (no trailing
+    /// '/') its encoded callback URI.
+    private struct Target {
+        let path: ResourcePath
+        let callbackSegment: Substring?
+        let collectionURL: String
+    }
+
+    private func target(_ rawPath: String, _ mode: Webhooks.Mode, _ exchange: Exchange) throws -> Target {
         let prefix = mode == .value ? LiveEndpoints.valueCallbacks : LiveEndpoints.changesCallbacks
         var rest = Substring(rawPath.dropFirst(prefix.count))
         var callbackSegment: Substring?
@@ -29,51 +37,68 @@ struct WebhookEndpoint: Sendable {
                 "invalid-path", mode == .value ? "value callbacks watch objects" : "changes callbacks watch collections (paths ending in '/')")
         }
         try access.authorize(exchange.identity, to: .read, at: path)
-        let collectionURL = exchange.baseURL + prefix + path.encoded + (mode == .value ? "/" : "")
+        return Target(
+            path: path, callbackSegment: callbackSegment,
+            collectionURL: exchange.baseURL + prefix + path.encoded + (mode == .value ? "/" : ""))
+    }
 
-        if let callbackSegment {
-            guard let decoded = String(callbackSegment).removingPercentEncoding, let callback = URL(string: decoded) else {
-                throw Problem.notFound(rawPath)
-            }
-            let id = Webhooks.Registration(mode: mode, path: path, callback: callback, base: exchange.baseURL).id
-            guard let stored = try await store.registration(id: id) else { throw Problem.notFound("the subscription \(decoded)") }
-            switch request.method {
-            case .get, .head:
-                return .json(.ok, "{\"callback_uri\":\(JSONValue.quoted(decoded))}", head: request.method == .head)
-            case .delete:
-                guard stored.subject == nil || ByteIdentity.same(stored.subject, exchange.identity.subject) else {
-                    throw Problem(.forbidden, "forbidden", "only the subject that made this subscription may delete it")
-                }
-                _ = try await webhooks.unregister(id: id)
-                return Response(status: .noContent)
-            default:
-                throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .delete], target: "a callback subscription")
-            }
-        }
+    /// One subscription, named by its encoded callback URI.
+    private func subscription(_ rawPath: String, _ mode: Webhooks.Mode, _ exchange: Exchange) async throws -> (
+        id: String, callback: String, stored: StoredRegistration
+    ) {
+        let target = try target(rawPath, mode, exchange)
+        guard let segment = target.callbackSegment, let decoded = String(segment).removingPercentEncoding,
+            let callback = URL(string: decoded)
+        else { throw Problem.notFound(rawPath) }
+        let id = Webhooks.Registration(mode: mode, path: target.path, callback: callback, base: exchange.baseURL).id
+        guard let stored = try await store.registration(id: id) else { throw Problem.notFound("the subscription \(decoded)") }
+        return (id, decoded, stored)
+    }
 
-        switch request.method {
-        case .get, .head:
-            let listed = try await webhooks.registrations(at: path, mode: mode)
-                .filter { $0.1 == nil || ByteIdentity.same($0.1, exchange.identity.subject) }
-                .map { "{\"callback_uri\":\(JSONValue.quoted($0.0.callback.absoluteString))}" }
-            return .json(.ok, "[" + listed.joined(separator: ",") + "]", head: request.method == .head)
-        case .post:
-            let callback = try await callbackURI(&request)
-            do {
-                _ = try await outbound.vet(callback)
-            } catch {
-                throw Problem.badRequest("callback-refused", "\(callback.absoluteString) cannot be called: \(error)")
-            }
-            let exists = path.isCollection ? try await store.collectionExists(path) : try await store.resource(at: path) != nil
-            guard exists else { throw Problem.notFound(path.description) }
-            let registration = Webhooks.Registration(mode: mode, path: path, callback: callback, base: exchange.baseURL)
-            _ = try await webhooks.register(
-                registration, subject: exchange.identity.subject, address: exchange.clientAddress, limitPerSubject: limitPerSubject)
-            let location = collectionURL + callback.absoluteString.percentEncodedSegment()
-            return Response(status: .created, headers: [.location: location, .contentLength: "0"])
-        default:
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head, .post], target: "a callback collection")
+    func registration(rawPath: String, mode: Webhooks.Mode, exchange: Exchange) async throws -> Response {
+        let found = try await subscription(rawPath, mode, exchange)
+        return .json(.ok, "{\"callback_uri\":\(JSONValue.quoted(found.callback))}")
+    }
+
+    func unsubscribe(rawPath: String, mode: Webhooks.Mode, exchange: Exchange) async throws -> Response {
+        let found = try await subscription(rawPath, mode, exchange)
+        guard found.stored.subject == nil || ByteIdentity.same(found.stored.subject, exchange.identity.subject) else {
+            throw Problem(.forbidden, "forbidden", "only the subject that made this subscription may delete it")
         }
+        _ = try await webhooks.unregister(id: found.id)
+        return Response(status: .noContent)
+    }
+
+    private func collection(_ rawPath: String, _ mode: Webhooks.Mode, _ exchange: Exchange) throws -> Target {
+        let target = try target(rawPath, mode, exchange)
+        guard target.callbackSegment == nil else { throw Problem.notFound(rawPath) }
+        return target
+    }
+
+    func list(rawPath: String, mode: Webhooks.Mode, exchange: Exchange) async throws -> Response {
+        let path = try collection(rawPath, mode, exchange).path
+        let listed = try await webhooks.registrations(at: path, mode: mode)
+            .filter { $0.1 == nil || ByteIdentity.same($0.1, exchange.identity.subject) }
+            .map { "{\"callback_uri\":\(JSONValue.quoted($0.0.callback.absoluteString))}" }
+        return .json(.ok, "[" + listed.joined(separator: ",") + "]")
+    }
+
+    func subscribe(_ request: inout Request, rawPath: String, mode: Webhooks.Mode, exchange: Exchange) async throws -> Response {
+        let target = try collection(rawPath, mode, exchange)
+        let path = target.path
+        let callback = try await callbackURI(&request)
+        do {
+            _ = try await outbound.vet(callback)
+        } catch {
+            throw Problem.badRequest("callback-refused", "\(callback.absoluteString) cannot be called: \(error)")
+        }
+        let exists = path.isCollection ? try await store.collectionExists(path) : try await store.resource(at: path) != nil
+        guard exists else { throw Problem.notFound(path.description) }
+        let registration = Webhooks.Registration(mode: mode, path: path, callback: callback, base: exchange.baseURL)
+        _ = try await webhooks.register(
+            registration, subject: exchange.identity.subject, address: exchange.clientAddress, limitPerSubject: limitPerSubject)
+        let location = target.collectionURL + callback.absoluteString.percentEncodedSegment()
+        return Response(status: .created, headers: [.location: location, .contentLength: "0"])
     }
 
     /// `callback_uri` from a form body (or a JSON object, for convenience).

@@ -19,6 +19,8 @@ public struct DeliveryPolicy: Sendable {
     public var firstRetrySeconds: Double = 1
     public var maximumRetrySeconds: Double = 300
     public var timeoutSeconds: Double = 10
+    /// Told of each attempt and whether it succeeded, for metrics.
+    public var attempted: (@Sendable (_ succeeded: Bool) -> Void)?
 
     public init() {}
 }
@@ -147,6 +149,7 @@ final class DeliveryWorker: Sendable {
         for attempt in 1...policy.maximumAttempts {
             if Task.isCancelled { return }
             let outcome = await send(request)
+            policy.attempted?((try? outcome.get()) != nil)
             switch outcome {
             case .success:
                 return

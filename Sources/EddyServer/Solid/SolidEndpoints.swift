@@ -24,16 +24,16 @@ struct SolidEndpoints: Sendable {
         let accept = request.headers[.accept] ?? ""
         let wantsTurtle = accept.contains("text/turtle") && !accept.contains("application/ld+json")
         let body = wantsTurtle ? StorageDescription.turtle(exchange.baseURL) : StorageDescription.jsonLD(exchange.baseURL)
-        return Self.document(body, type: wantsTurtle ? "text/turtle" : Self.ldJSON, head: request.method == .head)
+        return Self.document(body, type: wantsTurtle ? "text/turtle" : Self.ldJSON)
     }
 
-    static func document(_ body: String, type: String, status: HTTPResponse.Status = .ok, head: Bool = false, headers: HTTPFields = [:]) -> Response {
+    static func document(_ body: String, type: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = type
         headers[.vary] = "Accept"
         let buffer = ByteBuffer(string: body)
         headers[.contentLength] = String(buffer.readableBytes)
-        return Response(status: status, headers: headers, body: head ? .init() : .init(byteBuffer: buffer))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     func subscriptionService(_ request: inout Request, rawPath: String, exchange: Exchange) async throws -> Response {
@@ -43,7 +43,7 @@ struct SolidEndpoints: Sendable {
         let allow = "GET, HEAD, OPTIONS, POST"
         switch request.method {
         case .get, .head:
-            return Self.document(StorageDescription.serviceJSON(exchange.baseURL, type), type: Self.ldJSON, head: request.method == .head)
+            return Self.document(StorageDescription.serviceJSON(exchange.baseURL, type), type: Self.ldJSON)
         case .options:
             return Response(status: .noContent, headers: [.allow: allow, HTTPField.Name("Accept-Post")!: Self.ldJSON, .contentLength: "0"])
         case .post:
@@ -120,7 +120,7 @@ struct SolidEndpoints: Sendable {
             guard channel.subject == nil || ByteIdentity.same(channel.subject, exchange.identity.subject) else {
                 throw access.refusal(exchange.identity, .read, channel.path)
             }
-            return Self.document(description(of: channel), type: Self.ldJSON, head: request.method == .head)
+            return Self.document(description(of: channel), type: Self.ldJSON)
         case .delete:
             guard channel.subject == nil || ByteIdentity.same(channel.subject, exchange.identity.subject) else {
                 throw Problem(.forbidden, "forbidden", "only the subject that made this channel may delete it")

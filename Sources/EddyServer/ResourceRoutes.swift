@@ -1,0 +1,66 @@
+import EddyCore
+import HTTPTypes
+import Hummingbird
+
+/// Resources: every path not under `/.` (see `RoutingKey` for how the router tells them from
+/// the endpoints, and collections, ending in '/', from objects).
+enum ResourceRoutes {
+    static func make(_ resources: ResourceHandler, timeline: ChunkedTimeline, access: AccessController, limits: WriteLimits) -> EddyRoutes {
+        var routes = EddyRoutes()
+        routes.add(middleware: ResourceAccessMiddleware(access: access))
+        routes.add(middleware: WriteLimitMiddleware(limits: limits))
+        for collection in [RoutingKey.rootCollection, RoutingKey.resourceCollection] {
+            routes.on(collection, .get) { request, context in
+                let path = try context.resolvedPath()
+                if ChunkedTimeline.isAsked(by: request) {
+                    return try await timeline.respond(request, collection: path, exchange: context.identified())
+                }
+                return try await resources.listCollection(request, path, context.identified())
+            }
+            routes.on(collection, .post) { request, context in
+                try await resources.append(&request, to: context.resolvedPath(), context.identified())
+            }
+        }
+        routes.on(RoutingKey.resourceObject, .get) { request, context in
+            try await resources.read(request, context.resolvedPath(), context.identified())
+        }
+        routes.on(RoutingKey.resourceObject, .put) { request, context in
+            try await resources.put(&request, context.resolvedPath(), context.identified())
+        }
+        routes.on(RoutingKey.resourceObject, .patch) { request, context in
+            try await resources.patch(&request, context.resolvedPath(), context.identified())
+        }
+        routes.on(RoutingKey.resourceObject, .delete) { request, context in
+            try await resources.delete(request, context.resolvedPath(), context.identified())
+        }
+        return routes
+    }
+}
+
+/// Parses the resource path from the raw bytes the client sent and checks the caller may act
+/// on it, before the write limit is charged and before any body is read. A chunked-timeline
+/// read checks access itself, per chunk's items.
+struct ResourceAccessMiddleware: RouterMiddleware {
+    typealias Context = EddyRequestContext
+    let access: AccessController
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let path = try ResourcePath(parsing: context.rawPath)
+        context.resourcePath = path
+        let reads = request.method == .get || request.method == .head
+        if !(reads && path.isCollection && ChunkedTimeline.isAsked(by: request)) {
+            try access.authorize(try context.identified().identity, to: reads ? .read : .write, at: path)
+        }
+        return try await next(request, context)
+    }
+}
+
+extension EddyRequestContext {
+    func resolvedPath() throws -> ResourcePath {
+        guard let resourcePath else {
+            throw Problem(.internalServerError, "internal", "a resource route was reached without its path")
+        }
+        return resourcePath
+    }
+}

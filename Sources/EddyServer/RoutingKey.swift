@@ -1,0 +1,36 @@
+/// What the router matches instead of the raw path. Hummingbird's trie skips empty segments
+/// (so `/a/` and `/a` and `/a//b` and `/a/b` look alike) and has no way to say "any path not
+/// under `/.`"; Eddy tells those apart, so the key spells them out with segments no client can
+/// send (HTTP/1 and HTTP/2 parsers refuse a NUL in the target):
+/// - every empty segment, a trailing slash included, becomes `emptySegment`;
+/// - a resource path (any path but `/healthz` that does not start with `/.`) is put below
+///   `resources`, so no endpoint's route can catch a resource and no resource route an endpoint.
+/// Handlers never see the key: they get the client's head back (`EddyRequestContext.clientHead`).
+enum RoutingKey {
+    static let emptySegment = "\u{0}"
+    static let resources = "\u{0}resources"
+
+    /// Route patterns: a resource object anywhere, a collection anywhere, the root collection.
+    static let resourceObject = "/\(resources)/**"
+    static let resourceCollection = "/\(resources)/**/\(emptySegment)"
+    static let rootCollection = "/\(resources)/\(emptySegment)"
+
+    /// The pattern of every path below an endpoint prefix (`/.eddy/value-stream/a/b`).
+    static func below(_ prefix: some StringProtocol) -> String {
+        key(for: String(prefix)) + "/**"
+    }
+
+    static func isResource(_ rawPath: String) -> Bool {
+        !rawPath.utf8.starts(with: "/.".utf8) && !rawPath.utf8.elementsEqual(HealthRoutes.path.utf8)
+    }
+
+    static func key(for rawPath: String) -> String {
+        var key = isResource(rawPath) ? "/" + resources : ""
+        let segments = rawPath.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+        for segment in segments {
+            key += "/"
+            key += segment.isEmpty ? emptySegment : String(Substring(segment))
+        }
+        return key.isEmpty ? "/" + emptySegment : key
+    }
+}
