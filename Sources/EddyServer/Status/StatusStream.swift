@@ -2,6 +2,7 @@ import EddyCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// `GET /.eddy/status`: a `text/event-stream` with one `status` event a second (see
@@ -33,16 +34,18 @@ final class StatusStream: Sendable {
                 .serviceUnavailable, "too-many-status-streams", "at most \(Self.maximumStreams) status streams are served at once",
                 headers: [.retryAfter: "30"])
         }
-        let sampler = self.sampler
-        let open = self.open
-        let body = ResponseBody { writer in
+        let body = ResponseBody { [self] writer in
             defer { open.subtract(1, ordering: .relaxed) }
             var sample = first
+            // A client that left is noticed when the next write fails; a server shutting down
+            // ends the stream within one interval.
             while true {
                 try await writer.write(ByteBuffer(string: SSEFrame.make(id: nil, event: "status", data: sample.json)))
                 try await Task.sleep(for: StatusSampler.interval)
+                guard !Task.isShuttingDownGracefully else { break }
                 sample = try await sampler.sample()
             }
+            try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }

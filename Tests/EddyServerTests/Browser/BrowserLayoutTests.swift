@@ -50,7 +50,7 @@ struct BrowserLayoutTests {
 
                 guard case .string(let measured) = try await driver.execute(Self.overflow) else { throw TestFailure("no layout measured") }
                 let layout = try JSONValue(parsing: measured)
-                #expect(layout["innerWidth"] == .int(width), "viewport: \(measured)")
+                #expect(layout["innerWidth"] == .int(Int64(width)), "viewport: \(measured)")
                 #expect(layout["scrollWidth"] == layout["width"], "the page scrolls sideways: \(measured)")
                 #expect(layout["out"] == .array([]), "past the right edge: \(measured)")
 
