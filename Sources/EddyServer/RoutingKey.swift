@@ -1,14 +1,14 @@
 /// What the router matches instead of the raw path. Hummingbird's trie skips empty segments
 /// (so `/a/` and `/a` and `/a//b` and `/a/b` look alike) and has no way to say "any path not
-/// under `/.`"; Eddy tells those apart, so the key spells them out with segments no client can
-/// send (HTTP/1 and HTTP/2 parsers refuse a NUL in the target):
-/// - every empty segment, a trailing slash included, becomes `emptySegment`;
+/// under `/.`"; Eddy tells those apart, so the key spells them out:
+/// - every empty segment, a trailing slash included, becomes `emptySegment` (`%`, which no valid
+///   path has as a segment: a client's own `%` segment is kept apart as `%%`);
 /// - a resource path (any path but `/healthz` that does not start with `/.`) is put below
 ///   `resources`, so no endpoint's route can catch a resource and no resource route an endpoint.
 /// Handlers never see the key: they get the client's head back (`EddyRequestContext.clientHead`).
 enum RoutingKey {
-    static let emptySegment = "\u{0}"
-    static let resources = "\u{0}resources"
+    static let emptySegment = "%"
+    static let resources = "%resources"
 
     /// Route patterns: a resource object anywhere, a collection anywhere, the root collection.
     static let resourceObject = "/\(resources)/**"
@@ -29,7 +29,13 @@ enum RoutingKey {
         let segments = rawPath.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
         for segment in segments {
             key += "/"
-            key += segment.isEmpty ? emptySegment : String(Substring(segment))
+            if segment.isEmpty {
+                key += emptySegment
+            } else if segment.elementsEqual(emptySegment.utf8) {
+                key += emptySegment + emptySegment
+            } else {
+                key += String(Substring(segment))
+            }
         }
         return key.isEmpty ? "/" + emptySegment : key
     }

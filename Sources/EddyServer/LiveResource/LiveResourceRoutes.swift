@@ -15,12 +15,13 @@ enum LiveResourceRoutes {
         }
         for (prefix, mode) in [(LiveEndpoints.valueCallbacks, Webhooks.Mode.value), (LiveEndpoints.changesCallbacks, .changes)] {
             // A callback collection's URL ends in '/'; one subscription's in its encoded callback URI.
-            let collection = RoutingKey.below(prefix) + "/" + RoutingKey.emptySegment
-            routes.on(collection, .get) { _, context in
-                try await webhooks.list(rawPath: context.rawPath, mode: mode, exchange: context.identified())
-            }
-            routes.on(collection, .post) { request, context in
-                try await webhooks.subscribe(&request, rawPath: context.rawPath, mode: mode, exchange: context.identified())
+            for collection in [RoutingKey.key(for: prefix + "/"), RoutingKey.below(prefix) + "/" + RoutingKey.emptySegment] {
+                routes.on(collection, .get) { _, context in
+                    try await webhooks.list(rawPath: context.rawPath, mode: mode, exchange: context.identified())
+                }
+                routes.on(collection, .post) { request, context in
+                    try await webhooks.subscribe(&request, rawPath: context.rawPath, mode: mode, exchange: context.identified())
+                }
             }
             routes.on(RoutingKey.below(prefix), .get) { _, context in
                 try await webhooks.registration(rawPath: context.rawPath, mode: mode, exchange: context.identified())
