@@ -237,13 +237,13 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot start: \(error)")
         }
-        let host = self.host
-        let scheme = configuration.servesTLS ? "https" : "http"
+        let banner = StartupBanner(scheme: configuration.servesTLS ? "https" : "http", host: host)
         let app = try server.makeApplication { channel in
-            let port = channel.localAddress?.port ?? 0
-            let shownHost = host.contains(":") ? "[\(host)]" : host
-            // Written straight to the file descriptor so a parent process reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("Eddy listening on \(scheme)://\(shownHost):\(port)\n".utf8))
+            StartupBanner.write(banner.lines(port: channel.localAddress?.port ?? 0))
+        }
+        if let metricsAddress = configuration.metricsAddress {
+            // Its own listener, which may come up after the API's.
+            Task { StartupBanner.write([StartupBanner.metricsLine(host: metricsAddress.host, port: await server.metrics.listening.port())]) }
         }
         try await app.runService()
     }

@@ -21,6 +21,7 @@ import Testing
             let scrape = Scrape(port: await server.server.metrics.listening.port())
             let sse = #"eddy_subscriptions{protocol="eventstream",transport="sse"}"#
             let webhook = #"eddy_subscriptions{protocol="webhook",transport="http-callback"}"#
+            let longPoll = #"eddy_subscriptions{protocol="liveresource",transport="longpoll"}"#
             let before = try await scrape.read()
             #expect(before[sse] == 0)
             #expect(before["eddy_events_committed_total"] == 0)
@@ -36,18 +37,26 @@ import Testing
             let subscribed = try await scrape.waitUntil { $0[sse] == 1 && $0[webhook] == 1 }
             let openConnections = try #require(subscribed["eddy_open_connections"])
             #expect(openConnections >= 1)
+            #expect(subscribed[#"eddy_subscriptions{protocol="other",transport="other"}"#] == 0)
+            let etag = try #require(try await server.send(.GET, "/m/x").header("ETag"))
+            let poll = try RawConnection(port: server.port, timeoutSeconds: 10)
+            try poll.send("GET /m/x HTTP/1.1\r\nHost: 127.0.0.1\r\nWait: 20\r\nIf-None-Match: \(etag)\r\n\r\n")
+            _ = try await scrape.waitUntil { $0[longPoll] == 1 }
 
             _ = try await server.send(.PUT, "/m/x", json: #"{"n":1}"#)
             let received = try await blocking { stream.read(until: #"{"n":1}"#) }
             #expect(received.contains(#"{"n":1}"#))
             _ = try await receiver.waitFor(1)
+            let answered = try await blocking { poll.read(until: #"{"n":1}"#) }
+            #expect(answered.hasPrefix("HTTP/1.1 200"))
             let head = try await server.server.store.headSequence()
             let after = try await scrape.waitUntil { ($0["eddy_webhook_attempts_total"] ?? 0) >= 1 }
             #expect(after["eddy_events_committed_total"] == 2)
             #expect(after["eddy_commit_batch_events_count"] == 2)
             #expect(after["eddy_commit_latency_seconds_count"] == 2)
-            // The second write reached the stream and woke the webhook's worker.
-            #expect((after["eddy_deliveries_total"] ?? 0) >= 2)
+            // The second write reached the stream and the long-poll, and woke the webhook's worker.
+            #expect((after["eddy_deliveries_total"] ?? 0) >= 3)
+            #expect(after[longPoll] == 0)
             #expect(after["eddy_webhook_failures_total"] == 0)
             #expect(after["eddy_log_head_sequence"] == Double(head))
             #expect(after["eddy_follower_lag_events"] == 0)
@@ -140,6 +149,22 @@ struct Scrape: Sendable {
                 throw TestFailure("metrics did not get there within \(seconds) s: \(samples.sorted { $0.key < $1.key })")
             }
             try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// On PostgreSQL each node counts what its follower reads from the shared log, whoever wrote it.
+@Suite(.enabled(if: TestStore.postgresBase != nil || ProcessInfo.processInfo.environment["CI"] == "true"))
+struct ClusterMetricsTests {
+    @Test func aNodeCountsTheOtherNodesCommitsAndCatchesUp() async throws {
+        try await ClusterTests.withTwoNodes(configure: { $0.metricsAddress = MetricsAddress("127.0.0.1:0") }) { nodes in
+            let scrapeB = Scrape(port: await nodes.b.server.metrics.listening.port())
+            #expect(try await scrapeB.read()["eddy_events_committed_total"] == 0)
+            for n in 1...3 { _ = try await nodes.a.send(.PUT, "/c/\(n)", json: "{}") }
+            let head = try await nodes.a.server.store.headSequence()
+            let caughtUp = try await scrapeB.waitUntil { $0["eddy_events_committed_total"] == 3 }
+            #expect(caughtUp["eddy_log_head_sequence"] == Double(head))
+            #expect(caughtUp["eddy_follower_lag_events"] == 0)
         }
     }
 }

@@ -25,13 +25,13 @@ struct MetricsScrape: Sendable {
                 .record(subscriptions[kind, default: 0])
         }
         guard let head = try? await store.headSequence() else { return }
-        gauge("eddy_log_head_sequence").record(head)
+        gauge("eddy_log_head_sequence").record(Int64(clamping: head))
         if let floor = try? await store.retainedFloor() {
-            gauge("eddy_log_retained_floor_sequence").record(floor)
-            gauge("eddy_log_retained_events").record(head >= floor ? head - floor : 0)
+            gauge("eddy_log_retained_floor_sequence").record(Int64(clamping: floor))
+            gauge("eddy_log_retained_events").record(Int64(clamping: head >= floor ? head - floor : 0))
         }
         let published = metrics.newestPublishedSequence
-        gauge("eddy_follower_lag_events").record(head > published ? head - published : 0)
+        gauge("eddy_follower_lag_events").record(Int64(clamping: head > published ? head - published : 0))
         if let backlog = await webhookBacklog() { gauge("eddy_webhook_backlog_events").record(backlog) }
     }
 
