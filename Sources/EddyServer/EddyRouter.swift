@@ -11,6 +11,7 @@ struct EddyRouter {
     let timeline: ChunkedTimeline
     let solid: SolidEndpoints
     let webAssets: WebAssets
+    let status: StatusStream
     let access: AccessController
     let writeLimits: WriteLimits
     let maximumBodyBytes: Int
@@ -24,6 +25,7 @@ struct EddyRouter {
             LiveResourceRoutes.make(liveStreams: liveStreams, multiplex: multiplex, webhooks: webhookEndpoint),
             ConcrntRoutes.make(concrnt, timeline: timeline, access: access, limits: writeLimits),
             SolidRoutes.make(solid),
+            StatusRoutes.make(status),
             ResourceRoutes.make(resources, timeline: timeline, access: access, limits: writeLimits),
         ]
         let router = Router(context: EddyRequestContext.self, options: .autoGenerateHeadEndpoints)

@@ -131,6 +131,11 @@ public struct EddyServer: Sendable {
                 channels: solidChannels, store: store, hub: hub, access: access, streams: streams,
                 maximumBodyBytes: configuration.maximumBodyBytes, limitPerSubject: configuration.maximumRegistrationsPerSubject),
             webAssets: WebAssets(),
+            status: StatusStream(
+                sampler: StatusSampler(
+                    store: store, openConnections: { [connections] in connections.openConnections },
+                    subscriptions: { [hub] in StatusRoutes.subscriptions(of: hub) }),
+                access: access),
             access: access,
             writeLimits: WriteLimits(limiter: RateLimiter(ratePerSecond: configuration.writesPerSecond, burst: configuration.writeBurst)),
             maximumBodyBytes: configuration.maximumBodyBytes,

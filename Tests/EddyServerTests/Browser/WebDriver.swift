@@ -108,6 +108,23 @@ final class WebDriver: @unchecked Sendable {
         }
     }
 
+    /// Lays the page out as on a screen of this size in CSS pixels (a phone's when `mobile`),
+    /// through Chrome's DevTools protocol: a window cannot be made narrower than the desktop
+    /// minimum, a viewport can.
+    func emulateViewport(width: Int, height: Int, mobile: Bool) async throws {
+        let parameters = "{\"width\":\(width),\"height\":\(height),\"deviceScaleFactor\":1,\"mobile\":\(mobile)}"
+        _ = try await command("/goog/cdp/execute", body: "{\"cmd\":\"Emulation.setDeviceMetricsOverride\",\"params\":\(parameters)}")
+    }
+
+    /// The visible part of the page as PNG bytes.
+    func screenshot() async throws -> Data {
+        let reply = try await TestHTTP.send(.GET, sessionURL + "/screenshot", timeout: .seconds(60))
+        guard reply.status == 200, case .string(let base64)? = reply.json?["value"], let png = Data(base64Encoded: base64) else {
+            throw TestFailure("WebDriver /screenshot failed: \(reply.status)")
+        }
+        return png
+    }
+
     private func command(_ path: String, body: String) async throws -> JSONValue {
         let reply = try await TestHTTP.send(.POST, sessionURL + path, body: body, timeout: .seconds(60))
         guard reply.status == 200, let value = reply.json?["value"] else {
