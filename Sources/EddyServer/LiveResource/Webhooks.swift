@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import EddyCore
 import Foundation
 import Logging
