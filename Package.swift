@@ -137,7 +137,7 @@ let package = Package(
         .target(
             name: "EddyTestSupport",
             dependencies: [
-                "EddyServer",
+                "EddyCore", "EddyServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -5,6 +5,11 @@ public protocol ResourceStore: RegistrationStore, LeaseStore {
     /// that a token from another (or a reset) log is recognised instead of misread.
     var epoch: String { get }
 
+    /// This process's name among the nodes sharing the store: it holds leases under it. An
+    /// embedded store has one process, which may only be replaced by itself, so its name is
+    /// fixed and a restart keeps its leases.
+    var nodeID: String { get }
+
     /// Registers the function that receives committed events, in sequence order, after their
     /// transaction committed. Set once, before the first write.
     func setCommitListener(_ listener: @escaping @Sendable ([ChangeEvent]) -> Void)
@@ -97,14 +102,20 @@ public struct StoredRegistration: Sendable, Hashable {
     public var cursor: SequenceNumber
     /// Milliseconds since 1970 after which it ends; nil for never.
     public let expiresAt: Int64?
+    /// The capability that names it to whoever holds it (a channel's `receiveFrom`), unique
+    /// among all registrations and looked up by its exact bytes; nil when it has none.
+    public let token: String?
 
-    public init(id: String, kind: String, subject: String?, payload: String, cursor: SequenceNumber, expiresAt: Int64? = nil) {
+    public init(
+        id: String, kind: String, subject: String?, payload: String, cursor: SequenceNumber, expiresAt: Int64? = nil, token: String? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.subject = subject
         self.payload = payload
         self.cursor = cursor
         self.expiresAt = expiresAt
+        self.token = token
     }
 }
 
@@ -119,6 +130,9 @@ public protocol RegistrationStore: Sendable {
     func deleteRegistration(id: String) async throws -> Bool
     func registrations(kind: String) async throws -> [StoredRegistration]
     func registration(id: String) async throws -> StoredRegistration?
+    /// The registration whose token has exactly these bytes: one indexed lookup, whatever the
+    /// number of registrations (an unknown token may come from anyone).
+    func registration(token: String) async throws -> StoredRegistration?
     /// Records that events up to `cursor` were handled (never moves backwards).
     func advanceRegistration(id: String, to cursor: SequenceNumber) async throws
 }

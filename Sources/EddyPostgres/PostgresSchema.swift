@@ -61,7 +61,16 @@ enum PostgresSchema {
                 "CREATE INDEX registrations_by_kind ON registrations(kind)",
                 "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // Filled in by the feature that owns a registration when it next starts: only
+                // it knows where its payload keeps the token.
+                #"ALTER TABLE registrations ADD COLUMN token TEXT COLLATE "C""#,
+                "CREATE UNIQUE INDEX registrations_by_token ON registrations(token) WHERE token IS NOT NULL",
+            ]
+        ),
     ]
 
     /// Creates the schema and applies the steps it lacks; returns the log's epoch (made by

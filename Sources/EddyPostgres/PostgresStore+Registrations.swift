@@ -5,20 +5,20 @@ extension PostgresStore {
     public func saveRegistration(_ registration: StoredRegistration) async throws {
         try await client.query(
             """
-            INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at)
+            INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at, token)
             VALUES (\(registration.id), \(registration.kind), \(registration.subject), \(registration.payload),
-                \(Int64(registration.cursor)), \(registration.expiresAt))
+                \(Int64(registration.cursor)), \(registration.expiresAt), \(registration.token))
             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, subject = excluded.subject, payload = excluded.payload,
-                cursor = excluded.cursor, expires_at = excluded.expires_at
+                cursor = excluded.cursor, expires_at = excluded.expires_at, token = excluded.token
             """, logger: logger)
     }
 
     public func createRegistration(_ registration: StoredRegistration) async throws -> Bool {
         let rows = try await client.query(
             """
-            INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at)
+            INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at, token)
             VALUES (\(registration.id), \(registration.kind), \(registration.subject), \(registration.payload),
-                \(Int64(registration.cursor)), \(registration.expiresAt))
+                \(Int64(registration.cursor)), \(registration.expiresAt), \(registration.token))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, logger: logger
         ).collect()
@@ -32,7 +32,7 @@ extension PostgresStore {
 
     public func registrations(kind: String) async throws -> [StoredRegistration] {
         let rows = try await client.query(
-            "SELECT id, kind, subject, payload, cursor, expires_at FROM registrations WHERE kind = \(kind) ORDER BY id", logger: logger)
+            "SELECT id, kind, subject, payload, cursor, expires_at, token FROM registrations WHERE kind = \(kind) ORDER BY id", logger: logger)
         var found: [StoredRegistration] = []
         for try await row in rows { found.append(try Self.registration(row)) }
         return found
@@ -40,7 +40,15 @@ extension PostgresStore {
 
     public func registration(id: String) async throws -> StoredRegistration? {
         let rows = try await client.query(
-            "SELECT id, kind, subject, payload, cursor, expires_at FROM registrations WHERE id = \(id)", logger: logger
+            "SELECT id, kind, subject, payload, cursor, expires_at, token FROM registrations WHERE id = \(id)", logger: logger
+        ).collect()
+        return try rows.first.map(Self.registration)
+    }
+
+    /// The column is `COLLATE "C"`: equal only when the bytes are, through `registrations_by_token`.
+    public func registration(token: String) async throws -> StoredRegistration? {
+        let rows = try await client.query(
+            "SELECT id, kind, subject, payload, cursor, expires_at, token FROM registrations WHERE token = \(token)", logger: logger
         ).collect()
         return try rows.first.map(Self.registration)
     }
@@ -52,8 +60,9 @@ extension PostgresStore {
     }
 
     private static func registration(_ row: PostgresRow) throws -> StoredRegistration {
-        let (id, kind, subject, payload, cursor, expiresAt) = try row.decode((String, String, String?, String, Int64, Int64?).self)
-        return StoredRegistration(id: id, kind: kind, subject: subject, payload: payload, cursor: UInt64(cursor), expiresAt: expiresAt)
+        let (id, kind, subject, payload, cursor, expiresAt, token) = try row.decode((String, String, String?, String, Int64, Int64?, String?).self)
+        return StoredRegistration(
+            id: id, kind: kind, subject: subject, payload: payload, cursor: UInt64(cursor), expiresAt: expiresAt, token: token)
     }
 
     // MARK: Leases

@@ -69,6 +69,15 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v5: registration tokens") { db in
+            // Filled in by the feature that owns a registration when it next starts: only it
+            // knows where its payload keeps the token.
+            try db.execute(
+                sql: """
+                    ALTER TABLE registrations ADD COLUMN token TEXT COLLATE BINARY;
+                    CREATE UNIQUE INDEX registrations_by_token ON registrations(token) WHERE token IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

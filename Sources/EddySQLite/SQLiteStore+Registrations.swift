@@ -6,13 +6,13 @@ extension SQLiteStore {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at, token) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, subject = excluded.subject, payload = excluded.payload,
-                        cursor = excluded.cursor, expires_at = excluded.expires_at
+                        cursor = excluded.cursor, expires_at = excluded.expires_at, token = excluded.token
                     """,
                 arguments: [
                     registration.id, registration.kind, registration.subject, registration.payload, Int64(registration.cursor),
-                    registration.expiresAt,
+                    registration.expiresAt, registration.token,
                 ])
         }
     }
@@ -21,12 +21,12 @@ extension SQLiteStore {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO registrations(id, kind, subject, payload, cursor, expires_at, token) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO NOTHING
                     """,
                 arguments: [
                     registration.id, registration.kind, registration.subject, registration.payload, Int64(registration.cursor),
-                    registration.expiresAt,
+                    registration.expiresAt, registration.token,
                 ])
             return db.changesCount > 0
         }
@@ -51,6 +51,14 @@ extension SQLiteStore {
         }
     }
 
+    /// `=` on TEXT under the column's BINARY collation compares the UTF-8 bytes, through the
+    /// `registrations_by_token` index.
+    public func registration(token: String) async throws -> StoredRegistration? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE token = ?", arguments: [token]).map(Self.registration)
+        }
+    }
+
     public func advanceRegistration(id: String, to cursor: SequenceNumber) async throws {
         try await writer.write { db in
             try db.execute(
@@ -61,6 +69,6 @@ extension SQLiteStore {
     private static func registration(_ row: Row) -> StoredRegistration {
         StoredRegistration(
             id: row["id"], kind: row["kind"], subject: row["subject"], payload: row["payload"],
-            cursor: UInt64(row["cursor"] as Int64), expiresAt: row["expires_at"])
+            cursor: UInt64(row["cursor"] as Int64), expiresAt: row["expires_at"], token: row["token"])
     }
 }

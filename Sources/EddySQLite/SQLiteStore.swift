@@ -25,6 +25,7 @@ public final class SQLiteStore: ResourceStore {
     public static let fileName = "eddy.sqlite"
 
     public let epoch: String
+    public let nodeID = "embedded"
     private let pool: DatabasePool
     var writer: DatabasePool { pool }
     private let listener = CommitListener()

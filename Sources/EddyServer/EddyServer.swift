@@ -23,9 +23,8 @@ public struct EddyServer: Sendable {
     public let connections: ConnectionLimiter
     /// The server's own Concrnt identity; its `ccs1…` id is the csid.
     public let serverKey: SigningKey
-    /// This node's name among the nodes sharing the store: a process may only be replaced by
-    /// itself on the embedded store, so there it is fixed, and a restart keeps its leases.
-    public var nodeID: String { (store as? PostgresStore)?.nodeID ?? "embedded" }
+    /// This node's name among the nodes sharing the store.
+    public var nodeID: String { store.nodeID }
     let logger: Logger
     /// The event loops' frame mailboxes, held while the hub publishes.
     let mailboxes: FrameMailboxes
@@ -36,17 +35,19 @@ public struct EddyServer: Sendable {
     /// store in the data directory.
     public init(configuration: ServerConfiguration, logger: Logger = .eddy()) async throws {
         try Self.checkSafeToServe(configuration)
-        let store: any ResourceStore
+        try await self.init(configuration: configuration, store: try await Self.openStore(configuration, logger: logger), logger: logger)
+    }
+
+    /// The store `configuration` names, open.
+    public static func openStore(_ configuration: ServerConfiguration, logger: Logger = .eddy()) async throws -> any ResourceStore {
         if let url = configuration.storeURL {
             let location: PostgresLocation
             do { location = try PostgresLocation(url: url) } catch { throw ConfigurationError("--store: \(error)") }
-            store = try await PostgresStore.open(location, logger: logger)
-        } else {
-            var sqlite = SQLiteStore.Configuration()
-            sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
-            store = try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
+            return try await PostgresStore.open(location, logger: logger)
         }
-        try await self.init(configuration: configuration, store: store, logger: logger)
+        var sqlite = SQLiteStore.Configuration()
+        sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
+        return try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
     }
 
     public init(configuration: ServerConfiguration, store: any ResourceStore, logger: Logger = .eddy()) async throws {

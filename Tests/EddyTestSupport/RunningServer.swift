@@ -1,3 +1,4 @@
+import EddyCore
 import EddyServer
 import Foundation
 import Logging
@@ -23,9 +24,10 @@ public final class RunningServer: Sendable {
     /// Starts a server on `directory` and `port` (0: any free port). Writes are durable only to
     /// the OS (the durability tests use a child `eddy serve`), and the write rate limit is
     /// raised: tests write in bursts from one address, and the limit has tests of its own.
+    /// `wrapStore` puts a test's own layer (one that counts calls, say) between server and store.
     public static func start(
         directory: URL = freshDirectory(), port: Int = 0, logLevel: Logger.Level = .warning,
-        configure: (inout ServerConfiguration) -> Void = { _ in }
+        configure: (inout ServerConfiguration) -> Void = { _ in }, wrapStore: ((any ResourceStore) -> any ResourceStore)? = nil
     ) async throws -> RunningServer {
         var configuration = ServerConfiguration()
         configuration.port = port
@@ -37,7 +39,13 @@ public final class RunningServer: Sendable {
         if configuration.storeURL == nil { configuration.storeURL = TestStore.url(for: configuration.dataDirectory) }
         var logger = Logger(label: "eddy-test")
         logger.logLevel = logLevel
-        let server = try await EddyServer(configuration: configuration, logger: logger)
+        let server: EddyServer
+        if let wrapStore {
+            let store = wrapStore(try await EddyServer.openStore(configuration, logger: logger))
+            server = try await EddyServer(configuration: configuration, store: store, logger: logger)
+        } else {
+            server = try await EddyServer(configuration: configuration, logger: logger)
+        }
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let app = try server.makeApplication { channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)

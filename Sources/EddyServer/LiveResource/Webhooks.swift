@@ -1,12 +1,11 @@
-import AsyncHTTPClient
 import EddyCore
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
-/// LiveResource callbacks: registrations persisted in the store, each served by its own
-/// `DeliveryWorker`. Runs as a service so workers start with the server and stop with it.
+/// LiveResource callbacks: what a registration holds and how an event becomes its request; the
+/// keeping and delivering is `LeasedRegistrations`'. A service, so that its workers start with
+/// the server and stop with it.
 final class Webhooks: Service, Sendable {
     static let kind = "lr-webhook"
 
@@ -46,87 +45,54 @@ final class Webhooks: Service, Sendable {
         }
     }
 
-    private let store: any ResourceStore
-    private let access: AccessController
-    private let logger: Logger
-    private let workers: DeliveryWorkers
-    private let duty: LeasedDuty
-    private let sync = RegistrationSync()
+    /// Why a stored payload is not a webhook registration.
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String { "the payload is not a webhook registration" }
+    }
+
+    private let registrations: LeasedRegistrations<Registration>
 
     init(
         store: any ResourceStore, hub: Hub, access: AccessController, outbound: OutboundGuard, policy: DeliveryPolicy, lease: Lease,
         logger: Logger
     ) {
-        self.store = store
-        self.access = access
-        self.logger = logger
-        workers = DeliveryWorkers(store: store, hub: hub, outbound: outbound, policy: policy, logger: logger)
-        duty = LeasedDuty(store: store, name: "deliveries:" + Self.kind, holder: lease.holder, seconds: lease.seconds, logger: logger)
+        let epoch = store.epoch
+        let kind = RegistrationKind<Registration>(
+            name: Self.kind, noun: "webhook registrations",
+            read: { stored in
+                guard let registration = Registration(payload: stored.payload) else { throw Unreadable() }
+                return registration
+            },
+            route: { registration, stored in
+                let identity = Identity(subject: stored.subject)
+                return DeliveryWorker.Route(
+                    filter: registration.mode == .value ? .value(registration.path) : .children(registration.path),
+                    mayDeliver: { path in access.allows(identity, to: .read, at: path) },
+                    request: { event, previous in Self.request(for: event, previous: previous, registration: registration, epoch: epoch) })
+            },
+            token: { _ in nil })
+        registrations = LeasedRegistrations(kind: kind, store: store, hub: hub, outbound: outbound, policy: policy, lease: lease, logger: logger)
     }
 
-    /// Deliveries run on the one node holding the lease, so each is made once however many
-    /// nodes share the store.
     func run() async throws {
-        let sync = self.sync
-        await cancelWhenGracefulShutdown {
-            await self.duty.run {
-                await sync.serve(reconcile: { await self.reconcile() }, stopAll: { await self.workers.stopAll() })
-            }
-        }
-        try await workers.shutdown()
-    }
-
-    /// Starts a worker for each stored registration without one, stops those whose registration is gone.
-    private func reconcile() async {
-        await workers.reconcile(kind: Self.kind, what: "webhook registrations") { registration in
-            guard let parsed = Registration(payload: registration.payload) else {
-                await Quarantine.setAside(registration, reason: "the payload is not a webhook registration", store: store, logger: logger)
-                return
-            }
-            startWorker(for: parsed, subject: registration.subject, cursor: registration.cursor)
-        }
+        try await registrations.run()
     }
 
     /// `address` is the caller's, which an anonymous registration counts against.
     func register(_ registration: Registration, subject: String?, address: String, limitPerSubject: Int) async throws -> Bool {
-        let existing = try await store.registration(id: registration.id)
-        if existing == nil {
-            try await RegistrationQuota.check(
-                in: store, kind: Self.kind, subject: subject, address: address, limit: limitPerSubject, what: "callbacks")
-        }
-        let cursor: SequenceNumber
-        if let existing { cursor = existing.cursor } else { cursor = try await store.headSequence() }
-        try await store.saveRegistration(
-            StoredRegistration(
-                id: registration.id, kind: Self.kind, subject: subject,
-                payload: RegistrationQuota.stamp(registration.payload, subject: subject, address: address), cursor: cursor))
-        if existing == nil { sync.poke() }
-        return existing == nil
+        try await registrations.register(
+            id: registration.id, subject: subject, payload: registration.payload, address: address, limitPerSubject: limitPerSubject,
+            what: "callbacks")
     }
 
     func unregister(id: String) async throws -> Bool {
-        let existed = try await store.deleteRegistration(id: id)
-        await workers.stop(id: id)
-        return existed
+        try await registrations.unregister(id: id)
     }
 
     func registrations(at path: ResourcePath, mode: Mode) async throws -> [(Registration, String?)] {
-        try await store.registrations(kind: Self.kind).compactMap { stored in
-            guard let registration = Registration(payload: stored.payload), registration.path == path, registration.mode == mode
-            else { return nil }
-            return (registration, stored.subject)
+        try await registrations.all().compactMap { registration, stored in
+            registration.path == path && registration.mode == mode ? (registration, stored.subject) : nil
         }
-    }
-
-    private func startWorker(for registration: Registration, subject: String?, cursor: SequenceNumber) {
-        let identity = Identity(subject: subject)
-        let access = self.access
-        let epoch = store.epoch
-        let route = DeliveryWorker.Route(
-            filter: registration.mode == .value ? .value(registration.path) : .children(registration.path),
-            mayDeliver: { path in access.allows(identity, to: .read, at: path) },
-            request: { event, previous in Self.request(for: event, previous: previous, registration: registration, epoch: epoch) })
-        workers.start(id: registration.id, route: route, from: cursor)
     }
 
     /// Objects get their whole value (empty when deleted); collections the changes body with

@@ -42,21 +42,6 @@ final class DeliveryWorkers: Sendable {
     /// The registrations served right now.
     var ids: Set<ByteIdentity> { workers.withLock { Set($0.keys) } }
 
-    /// Brings the workers in line with the stored registrations of `kind` (other nodes add and
-    /// remove them): stops the workers whose registration is gone and hands each registration
-    /// without a worker to `startMissing`. `what` names the registrations in the log.
-    func reconcile(kind: String, what: String, startMissing: (StoredRegistration) async -> Void) async {
-        let stored: [StoredRegistration]
-        do { stored = try await store.registrations(kind: kind) } catch {
-            if Task.isCancelled { return }
-            logger.error("cannot read \(what)", metadata: ["error": "\(error)"])
-            return
-        }
-        let running = ids
-        for gone in running.subtracting(stored.map { ByteIdentity($0.id) }) { await stop(id: gone.text) }
-        for registration in stored where !running.contains(ByteIdentity(registration.id)) { await startMissing(registration) }
-    }
-
     /// Stops every worker after its delivery in flight (the lease that let them run is gone).
     func stopAll() async {
         let stopping = workers.withLock { table in

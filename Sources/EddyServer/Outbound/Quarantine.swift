@@ -14,7 +14,7 @@ enum Quarantine {
             metadata: ["id": "\(registration.id)", "kind": "\(registration.kind)", "reason": "\(reason)"])
         let aside = StoredRegistration(
             id: registration.id, kind: kind(for: registration.kind), subject: registration.subject, payload: registration.payload,
-            cursor: registration.cursor, expiresAt: registration.expiresAt)
+            cursor: registration.cursor, expiresAt: registration.expiresAt, token: registration.token)
         do {
             try await store.saveRegistration(aside)
         } catch {
