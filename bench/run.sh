@@ -14,7 +14,9 @@
 # doubles while deliveries grow by a tenth with nothing lost, up to SAT_MAX, default 10240), DURATION (seconds
 # of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10),
 # SAT_WRITERS (concurrent publishing requests at the saturation steps, default 32: with fewer, a
-# server's response time, not its fan-out, caps the write rate reached).
+# server's response time, not its fan-out, caps the write rate reached), SERIES (the name and date of
+# a series worth recording, e.g. "15th series, 2026-12-08": the run's figures then replace their rows
+# in bench/headline.csv and bench/chart.py redraws bench/headline.svg; ignored unless SCALE=1).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EDDY="${EDDY:-$root/.build/release/eddy}"
@@ -190,4 +192,9 @@ for server in $SERVERS; do
     done
 done
 
-python3 "$root/bench/table.py" "$OUT"
+if [ -n "${SERIES:-}" ] && [ "$SCALE" = 1 ]; then
+    python3 "$root/bench/table.py" "$OUT" --headline "$root/bench/headline.csv" --series "$SERIES"
+    python3 "$root/bench/chart.py"
+else
+    python3 "$root/bench/table.py" "$OUT"
+fi

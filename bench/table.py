@@ -1,11 +1,35 @@
 #!/usr/bin/env python3
 """Prints bench/run.sh's results as one Markdown table with the ratios Eddy/peer.
-Usage: table.py RESULTS-DIR."""
+
+Usage: table.py RESULTS-DIR [--headline bench/headline.csv --series "15th series, 2026-12-08"]
+
+With --headline, it also writes the run's headline figures into that file (the data behind
+bench/chart.py's chart and the table at the top of BENCHMARKS.md): for every workload and server
+the run measured, the row is replaced, with --series as its source. Rows of workloads or servers
+the run did not measure (and those bench/run.sh cannot measure, such as issue #24's rows from an
+independent client) are left as they are."""
+import csv
 import os
 import re
 import sys
 
-out = sys.argv[1]
+args = sys.argv[1:]
+
+
+def option(name):
+    if name in args:
+        i = args.index(name)
+        value = args[i + 1]
+        del args[i:i + 2]
+        return value
+    return None
+
+
+headline = option("--headline")
+series = option("--series")
+if headline and not series:
+    sys.exit("table.py: --headline needs --series (the name and date of the series, for the source column)")
+out = args[0]
 servers = ["eddy", "nchan", "pushpin"]
 
 
@@ -98,3 +122,62 @@ print("| workload | figure | Eddy | Nchan | Pushpin | Eddy/Nchan | Eddy/Pushpin 
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 for label, what, (eddy, nchan, pushpin) in rows:
     print(f"| {label} | {what} | {show(eddy)} | {show(nchan)} | {show(pushpin)} | {ratio(eddy, nchan)} | {ratio(eddy, pushpin)} |")
+
+
+def headline_rows():
+    """(workload, metric, unit, server, value, lost, note) for what this run measured."""
+    def connected_note(values, what):
+        got, failed = number(values, "subscribers_connected"), number(values, "subscribers_failed")
+        if got is not None and failed:
+            return f"{got:,.0f} of {got + failed:,.0f} {what}"
+        return ""
+
+    def lost_of(values):
+        lost = number(values, "lost")
+        return "" if lost is None else f"{lost:.0f}"
+
+    found = []
+    for server in servers:
+        for name, workload in [("idle", "idle-sse"), ("idle-ws", "idle-ws")]:
+            values = read(name, server)
+            kib = number(values, "rss_per_connection_kib")
+            if kib is not None:
+                found.append((workload, "rss_per_connection", "KiB", server, f"{kib:.2f}", "",
+                              connected_note(values, "held")))
+        for name in ["fanout-sse", "fanout-ws"]:
+            values = read(name, server)
+            for key, metric in [("latency_p50_ms", "p50"), ("latency_p99_ms", "p99")]:
+                ms = number(values, key)
+                if ms is not None:
+                    text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
+                    found.append((name, metric, "ms", server, text, lost_of(values), connected_note(values, "connected")))
+        best = peak(server)
+        if best:
+            deliveries, rate, lost = best
+            note = f"{float(rate):g} writes/s asked"
+            if lost:
+                note = f"no step without loss: the most, at {float(rate):g} writes/s asked"
+            found.append(("peak", "deliveries_per_s", "deliveries/s", server, f"{deliveries:.0f}",
+                          "" if lost is None else f"{lost:.0f}", note))
+        values = read("writes", server)
+        writes = number(values, "publish_per_s")
+        if writes is not None:
+            cpu = number(values, "server_cpu_us_per_publish")
+            found.append(("writes", "durable_writes_per_s", "writes/s", server, f"{writes:.0f}", lost_of(values),
+                          f"{cpu:.0f} µs of the server's CPU per write" if cpu is not None else ""))
+    return found
+
+
+if headline:
+    fields = ["workload", "metric", "unit", "server", "value", "lost", "series", "note"]
+    with open(headline, newline="", encoding="utf-8") as f:
+        existing = list(csv.DictReader(f))
+    measured = headline_rows()
+    fresh = {(r[0], r[1], r[3]): dict(zip(fields, [*r[:6], series, r[6]])) for r in measured}
+    merged = [fresh.pop((r["workload"], r["metric"], r["server"]), r) for r in existing]
+    merged += fresh.values()
+    with open(headline, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(merged)
+    print(f"updated {headline}: {len(measured)} figures from this run", file=sys.stderr)
