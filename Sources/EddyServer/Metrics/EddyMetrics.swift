@@ -31,7 +31,7 @@ public final class EddyMetrics: Sendable {
     /// The metrics listener's port, once it listens.
     public let listening = BoundPort()
 
-    static let dropReasons = ["tooSlow", "replayOverrun", "revoked", "shutdown"]
+    static let dropReasons = ["tooSlow", "replayOverrun", "revoked", "shutdown", "endAt"]
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -76,6 +76,7 @@ public final class EddyMetrics: Sendable {
         case .replayOverrun: "replayOverrun"
         case .revoked: "revoked"
         case .shutdown: "shutdown"
+        case .ended: "endAt"
         }
     }
 
