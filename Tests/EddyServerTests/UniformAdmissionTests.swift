@@ -1,4 +1,5 @@
 import EddyCore
+import EddyServer
 import Foundation
 import Testing
 
@@ -63,6 +64,36 @@ import Testing
             defer { reader.stop() }
             try await Self.writeHiddenThenVisible(server, 1)
             Self.expectOnlyTheVisible(try await reader.next().text, type)
+        }
+    }
+}
+
+/// A Solid channel carries its subject's read access: every channel type checks it when its
+/// receiver connects, WebSockets included, so a channel made before a policy change cannot
+/// be used to read what its subject no longer may.
+@Suite struct SolidChannelAccessAtConnectTests {
+    @Test(arguments: ["WebSocketChannel2023", "WebSocketSubscription2021", "EventSourceChannel2023"])
+    func aChannelWhoseSubjectLostAccessDeliversNothing(type: String) async throws {
+        try await TestServer.with(policy: #"{"rules":[{"path":"/team/","read":["bob"],"write":["bob"]}]}"#) { server in
+            let bob = try await Tokens.bearer("bob")
+            #expect(try await server.send(.PUT, "/team/plan", headers: [bob], json: "{}").status < 300)
+            let service = server.baseURL + "/.eddy/solid/subscription/" + type
+            let channel = try #require(
+                try await SolidTests.subscribe(service, type: type, topic: server.baseURL + "/team/plan", headers: [bob]).json)
+            server.server.access.replacePolicy(try AccessPolicy(parsing: #"{"rules":[{"path":"/team/","read":["carol"],"write":["bob"]}]}"#))
+            let before = server.server.hub.subscriberCount
+            let reader = try? await NotificationReader.connect(channel)
+            defer { reader?.stop() }
+            // A socket connects in the background: give a subscription, if one is made, the
+            // time to be in place before the write, so that delivering it would be seen.
+            let deadline = ContinuousClock.now + .seconds(3)
+            while reader != nil, server.server.hub.subscriberCount <= before, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try await server.send(.PUT, "/team/plan", headers: [bob], json: #"{"v":1}"#).status < 300)
+            if let reader {
+                #expect(await reader.isQuiet(for: 1), "\(type) delivered to a subject that may no longer read the topic")
+            }
         }
     }
 }
