@@ -13,9 +13,6 @@ struct EventLogHandler: Sendable {
     let access: AccessController
 
     func respond(to request: Request, exchange: Exchange) async throws -> Response {
-        guard request.method == .get else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "the event stream")
-        }
         let query = request.uri.queryParameters
         let path = try ResourcePath(parsing: query["path"].map(String.init) ?? "/")
         let mode = query["mode"].map(String.init) ?? (path.isCollection ? "subtree" : "value")

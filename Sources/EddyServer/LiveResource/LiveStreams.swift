@@ -10,9 +10,6 @@ struct LiveStreams: Sendable {
     let epoch: String
 
     func valueStream(_ request: Request, rawPath: String, exchange: Exchange) async throws -> Response {
-        guard request.method == .get else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a value stream")
-        }
         let path = try LiveEndpoints.resource(after: LiveEndpoints.valueStream, in: rawPath)
         guard !path.isCollection else {
             throw Problem.badRequest("invalid-path", "value streams watch objects; use \(LiveEndpoints.changesStream) for collections")
@@ -23,9 +20,6 @@ struct LiveStreams: Sendable {
     }
 
     func changesStream(_ request: Request, rawPath: String, exchange: Exchange) async throws -> Response {
-        guard request.method == .get else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a changes stream")
-        }
         let path = try LiveEndpoints.resource(after: LiveEndpoints.changesStream, in: rawPath)
         guard path.isCollection else {
             throw Problem.badRequest("invalid-path", "changes streams watch collections; the path must end with '/'")

@@ -18,9 +18,6 @@ struct SolidEndpoints: Sendable {
     static let ldJSON = "application/ld+json"
 
     func storageDescription(_ request: Request, exchange: Exchange) throws -> Response {
-        guard request.method == .get || request.method == .head else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get, .head], target: "the storage description")
-        }
         let accept = request.headers[.accept] ?? ""
         let wantsTurtle = accept.contains("text/turtle") && !accept.contains("application/ld+json")
         let body = wantsTurtle ? StorageDescription.turtle(exchange.baseURL) : StorageDescription.jsonLD(exchange.baseURL)
@@ -139,7 +136,6 @@ struct SolidEndpoints: Sendable {
         guard let channel = await channels.channel(token: token) else {
             throw Problem(.notFound, "unknown-channel", "this channel does not exist, was deleted or has ended")
         }
-        guard request.method == .get else { throw Problem.methodNotAllowed(request.method, allowed: [.get], target: "a channel") }
         // The subject's read access is checked where the subscription is made (`PushedStream`).
         switch channel.type {
         case .eventSource2023: return try await eventSource(channel, request: request, connection: connection)

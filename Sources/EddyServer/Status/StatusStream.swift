@@ -23,9 +23,6 @@ final class StatusStream: Sendable {
     }
 
     func respond(_ request: Request, exchange: Exchange) async throws -> Response {
-        guard request.method == .get else {
-            throw Problem.methodNotAllowed(request.method, allowed: [.get], target: Self.path)
-        }
         try access.authorize(exchange.identity, to: .read, at: .root)
         let first = try await sampler.sample()
         guard open.add(1, ordering: .relaxed).newValue <= Self.maximumStreams else {
