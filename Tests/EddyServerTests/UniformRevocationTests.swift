@@ -1,0 +1,78 @@
+import EddyCore
+import EddyServer
+import Foundation
+import Testing
+
+/// When a policy reload takes read access away, every surface stops delivering to the watcher
+/// who lost it: the hub re-checks each subscription's principal (`EddyServer.reloadPolicy`), so
+/// no surface keeps a subscription of its own past a reload.
+@Suite(.serialized)
+struct UniformRevocationTests {
+    static let policy = #"{"rules":[{"path":"/team/","read":["alice","bob"],"write":["alice"]}]}"#
+    static let revoked = #"{"rules":[{"path":"/team/","read":["alice"],"write":["alice"]}]}"#
+
+    /// Runs `body` with a server whose policy file `revoke` rewrites to take bob's access away.
+    static func withTeam(_ body: @escaping (TestServer, _ revoke: @escaping @Sendable () throws -> Void) async throws -> Void) async throws {
+        let file = try Tokens.writePolicy(policy)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in
+            let alice = try await Tokens.bearer("alice")
+            #expect(try await server.send(.PUT, "/team/plan", headers: [alice], json: #"{"v":0}"#).status < 300)
+            try await body(server) {
+                try revoked.write(to: file, atomically: true, encoding: .utf8)
+                try server.server.reloadPolicy()
+            }
+        }
+    }
+
+    static func writeAfterRevocation(_ server: TestServer) async throws {
+        let alice = try await Tokens.bearer("alice")
+        #expect(try await server.send(.PUT, "/team/plan", headers: [alice], json: #"{"v":"after-revocation"}"#).status < 300)
+        #expect(try await server.send(.PUT, "/team/other", headers: [alice], json: #"{"v":"after-revocation"}"#).status < 300)
+    }
+
+    /// Every event stream says why it ends (an `error` event naming the revocation) and ends;
+    /// nothing written afterwards reaches it.
+    @Test(arguments: [
+        "/.eddy/value-stream/team/plan", "/.eddy/changes-stream/team/", "/.eddy/multi-stream/?u=/team/plan",
+        "/.eddy/events?path=/team/", "/.eddy/events?path=/team/plan",
+    ])
+    func everyEventStreamEndsWithTheRevocation(path: String) async throws {
+        try await Self.withTeam { server, revoke in
+            let bob = try await Tokens.bearer("bob")
+            let events = try await withTimeout(10) {
+                let before = server.server.hub.subscriberCount
+                var reader = try await SSEReader.open(server.baseURL + path, headers: [bob])
+                while server.server.hub.subscriberCount <= before { try await Task.sleep(for: .milliseconds(10)) }
+                try revoke()
+                try await Self.writeAfterRevocation(server)
+                var events: [SSEReader.Event] = []
+                while let event = try await reader.next() { events.append(event) }
+                return events
+            }
+            let last = try #require(events.last, "\(path) ended without a word")
+            #expect(last.event == "error" && last.data.contains("revoked"), "\(path) ended with \(last)")
+            #expect(!events.contains { $0.data.contains("after-revocation") }, "\(path) delivered after the revocation: \(events)")
+        }
+    }
+
+    @Test(arguments: ["EventSourceChannel2023", "StreamingHTTPChannel2023", "WebSocketChannel2023", "WebSocketSubscription2021"])
+    func noSolidChannelDeliversAfterTheRevocation(type: String) async throws {
+        try await Self.withTeam { server, revoke in
+            let bob = try await Tokens.bearer("bob")
+            let service = server.baseURL + "/.eddy/solid/subscription/" + type
+            let channel = try #require(
+                try await SolidTests.subscribe(service, type: type, topic: server.baseURL + "/team/plan", headers: [bob]).json)
+            let reader = try await SolidTests.connected(channel, receiver: nil, server: server)
+            defer { reader.stop() }
+            let subscribed = server.server.hub.subscriberCount
+            try revoke()
+            #expect(server.server.hub.subscriberCount < subscribed, "\(type): the hub kept the channel's subscription")
+            try await Self.writeAfterRevocation(server)
+            #expect(await reader.isQuiet(for: 1), "\(type) delivered to a subject that may no longer read the topic")
+        }
+    }
+}
