@@ -172,11 +172,15 @@ struct EventStreamHandoffStateMachine {
         case endedStream
     }
 
+    /// `mutating`, as the per-frame events: the state is read where it lies, not copied (a copy
+    /// retains and releases everything the stream holds, on every frame of every stream).
     var ownership: Ownership {
-        switch state {
-        case .idle, .claimed, .webSocket, .webSocketReleased: .pipeline
-        case .streaming: .stream
-        case .ended: .endedStream
+        mutating get {
+            switch state {
+            case .idle, .claimed, .webSocket, .webSocketReleased: .pipeline
+            case .streaming: .stream
+            case .ended: .endedStream
+            }
         }
     }
 
@@ -227,7 +231,7 @@ struct EventStreamHandoffStateMachine {
     }
 
     /// Something behind writes to the connection.
-    func outboundWrite() -> OutboundWriteAction {
+    mutating func outboundWrite() -> OutboundWriteAction {
         switch state {
         case .idle, .webSocket, .webSocketReleased: .forward
         case .claimed(let opening): opening.chunked == nil ? .forwardHead : .forward
@@ -275,7 +279,7 @@ struct EventStreamHandoffStateMachine {
     }
 
     /// A frame posted by `send` reaches the event loop.
-    func frameArrived(_ frame: ByteBuffer) -> FrameAction {
+    mutating func frameArrived(_ frame: ByteBuffer) -> FrameAction {
         switch state {
         case .streaming(let chunked, _): return .write(chunked: chunked)
         case .webSocket: return .write(chunked: false)
@@ -289,7 +293,7 @@ struct EventStreamHandoffStateMachine {
     }
 
     /// The keep-alive ticker beats; `outputWritable` says whether the client keeps up.
-    func keepAliveDue(outputWritable: Bool) -> KeepAliveAction {
+    mutating func keepAliveDue(outputWritable: Bool) -> KeepAliveAction {
         switch state {
         case .streaming(let chunked, let streaming):
             outputWritable ? .write(streaming.keepAliveFrame, chunked: chunked) : .none

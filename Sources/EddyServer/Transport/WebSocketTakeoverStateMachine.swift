@@ -143,12 +143,15 @@ struct WebSocketTakeoverStateMachine<Attachment> {
     // MARK: Queries
 
     /// Whether the socket is read on after this read: not while the service is behind.
+    /// `mutating`, so that the state is read where it lies rather than copied at every read.
     var readsMore: Bool {
-        switch state {
-        case .open(let open): open.reading
-        // The client's close is awaited.
-        case .closing: true
-        case .closed: false
+        mutating get {
+            switch state {
+            case .open(let open): open.reading
+            // The client's close is awaited.
+            case .closing: true
+            case .closed: false
+            }
         }
     }
 
