@@ -16,7 +16,7 @@ let targets: [(name: String, modules: [String])] = [
     ("merge-patch", ["EddyCore"]),
     ("resource-path", ["EddyCore"]),
     ("etag-condition", ["EddyCore"]),
-    ("checkpoint", ["EddyCore", "EddyServer"]),
+    ("checkpoint", ["EddyCore"]),
     ("wait-header", ["EddyServer"]),
     ("link-header", ["EddyClient"]),
     ("iso-duration", ["EddyCore"]),
