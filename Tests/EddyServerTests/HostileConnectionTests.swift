@@ -56,6 +56,10 @@ import Glibc
                     return connection
                 }
             }
+            // Every connection answered and closed by the server, not merely none counted yet: one
+            // still waiting in the kernel's accept queue would take a slot after the count read 0.
+            let closedByServer = try await blocking { held.filter { $0.peerClosed() }.count }
+            #expect(closedByServer == held.count)
             try await StreamHandoffTests.eventually(within: 10) { server.server.connections.openConnections(from: "127.0.0.23") == 0 }
             let reply = try await blocking {
                 let connection = try RawConnection(port: port, source: "127.0.0.23")
