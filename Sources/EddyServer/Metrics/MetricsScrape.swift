@@ -17,10 +17,7 @@ struct MetricsScrape: Sendable {
 
     func refresh() async {
         gauge("eddy_open_connections").record(connections.openConnections)
-        var subscriptions: [SubscriberKind: Int] = [:]
-        for (_, entry) in hub.subscriberCountsByType() {
-            subscriptions[SubscriberKind(of: entry.type), default: 0] += entry.count
-        }
+        let subscriptions = SubscriberKind.counts(in: hub)
         for kind in SubscriberKind.all + [.other] {
             gauge("eddy_subscriptions", [("protocol", kind.protocolName), ("transport", kind.transport)])
                 .record(subscriptions[kind, default: 0])

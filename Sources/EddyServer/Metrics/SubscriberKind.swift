@@ -43,4 +43,13 @@ struct SubscriberKind: Hashable, Sendable {
         self.protocolName = protocolName
         self.transport = transport
     }
+
+    /// The hub's subscribers counted by kind (for the metrics and the status stream alike).
+    static func counts(in hub: Hub) -> [SubscriberKind: Int] {
+        var counts: [SubscriberKind: Int] = [:]
+        for (_, entry) in hub.subscriberCountsByType() {
+            counts[SubscriberKind(of: entry.type), default: 0] += entry.count
+        }
+        return counts
+    }
 }

@@ -13,11 +13,8 @@ enum StatusRoutes {
 
     /// The hub's subscribers counted as the metrics label them, keyed `protocol/transport`.
     static func subscriptions(of hub: Hub) -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for (_, entry) in hub.subscriberCountsByType() {
-            let kind = SubscriberKind(of: entry.type)
-            counts[kind.protocolName + "/" + kind.transport, default: 0] += entry.count
-        }
-        return counts
+        Dictionary(
+            SubscriberKind.counts(in: hub).map { ($0.key.protocolName + "/" + $0.key.transport, $0.value) },
+            uniquingKeysWith: +)
     }
 }
