@@ -1,5 +1,6 @@
 import EddyCore
 @testable import EddyServer
+import EddyTestSupport
 import Foundation
 import Testing
 

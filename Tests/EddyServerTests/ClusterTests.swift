@@ -61,7 +61,7 @@ struct ClusterTests {
                 var reader = reader
                 while let event = try? await reader.next() { events.list.withLock { $0.append(event) } }
             }
-            try await ClusterTests.subscribed(server, beyond: before)
+            try await server.waitForSubscribers(atLeast: before + 1)
         }
 
         /// The first `count` events, once they arrived.
@@ -101,19 +101,11 @@ struct ClusterTests {
         let list = Mutex<[UInt64]>([])
     }
 
-    /// Waits until `server`'s hub holds more than `count` subscriptions.
-    static func subscribed(_ server: TestServer, beyond count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while server.server.hub.subscriberCount <= count {
-            guard ContinuousClock.now < deadline else { throw TestFailure("the subscription never arrived") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     @Test func everyProtocolOnOneNodeSeesWritesMadeOnTheOther() async throws {
         try await Self.withTwoNodes { nodes in
             let (a, b) = (nodes.a, nodes.b)
             #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":0}"#).status == 201)
+            let idle = b.server.hub.subscriberCount
 
             // Server-sent events on B.
             let stream = try await EventCollector(b, path: "/shared/")
@@ -121,13 +113,15 @@ struct ClusterTests {
             let streamed = try await stream.first(1)[0]
             #expect((try JSONValue(parsing: streamed.data))["path"] == .string("/shared/doc"))
             stream.stop()
+            try await b.waitForSubscribers(atMost: idle)
 
             // Long-poll on B.
             let current = try await b.send(.GET, "/shared/doc")
             #expect(current.json == .object(["n": .int(1)]), "B reads what A wrote")
             let etag = try #require(current.header("ETag"))
             async let polled = b.send(.GET, "/shared/doc", headers: [("If-None-Match", etag), ("Wait", "10")])
-            try await Task.sleep(for: .milliseconds(300))
+            // A's write comes once B holds the wait, so it is the write's event that ends it.
+            try await b.waitForSubscribers(atLeast: idle + 1)
             #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":2}"#).status == 200)
             let answer = try await polled
             #expect(answer.status == 200)
@@ -152,9 +146,7 @@ struct ClusterTests {
             let created = try await SolidTests.subscribe(service, type: "WebSocketChannel2023", topic: b.baseURL + "/shared/doc")
             #expect(created.status == 200)
             let channel = try #require(created.json)
-            let before = b.server.hub.subscriberCount
-            let reader = try await NotificationReader.connect(channel)
-            try await Self.subscribed(b, beyond: before)
+            let reader = try await SolidTests.connected(channel, receiver: nil, server: b)
             #expect(try await a.send(.PUT, "/shared/doc", json: #"{"n":4}"#).status == 200)
             let notification = try await reader.next()
             #expect(notification["type"] == .string("Update"))
@@ -221,12 +213,14 @@ struct ClusterTests {
             let written = acknowledged.list.withLock { $0 }.sorted()
             #expect(written.count > 100, "the writers made progress: \(written.count) writes")
             #expect(Set(written).count == written.count, "no sequence number was handed out twice")
+            // Nothing beyond the acknowledged writes, either: a last write, made after all of
+            // them, is the next event each node sends.
+            #expect(try await a.send(.PUT, "/busy/fence", json: "{}").status == 201)
             var seenByNode: [[UInt64]] = []
             for reader in readers {
-                seenByNode.append(try await reader.first(written.count).map { Checkpoint(token: $0.id ?? "")?.sequence ?? 0 })
-                // Nothing beyond the acknowledged writes, either.
-                try await Task.sleep(for: .milliseconds(200))
-                #expect(reader.events.count == written.count)
+                let seen = try await reader.first(written.count + 1)
+                seenByNode.append(seen.prefix(written.count).map { Checkpoint(token: $0.id ?? "")?.sequence ?? 0 })
+                #expect((try? JSONValue(parsing: seen[written.count].data))?["path"] == .string("/busy/fence"), "an event beyond the writes")
                 reader.stop()
             }
             #expect(seenByNode[0] == written, "node A saw every write once, in sequence order")
@@ -290,17 +284,18 @@ struct ClusterTests {
                 let node = index % 2 == 0 ? a : b
                 #expect(try await node.send(.PUT, "/hooked", json: #"{"n":\#(index)}"#).status == 200)
             }
-            let delivered = try await receiver.waitFor(6)
-            #expect(delivered.map(\.body) == (1...6).map { #"{"n":\#($0)}"# })
-            // Both nodes had time to deliver; only one did.
-            try await Task.sleep(for: .seconds(1.5))
-            #expect(receiver.deliveries.count == 6)
+            // Each change once: a second node delivering too would have sent its copies of the
+            // first six before the seventh, written only once the six had arrived.
+            _ = try await receiver.waitFor(6)
+            #expect(try await a.send(.PUT, "/hooked", json: #"{"n":7}"#).status == 200)
+            let delivered = try await receiver.waitFor(7)
+            #expect(delivered.map(\.body) == (1...7).map { #"{"n":\#($0)}"# })
 
             // The node holding the lease leaves; the other takes the deliveries over.
             await a.stop()
-            #expect(try await b.send(.PUT, "/hooked", json: #"{"n":7}"#).status == 200)
-            let after = try await receiver.waitFor(7, seconds: 15)
-            #expect(after.last?.body == #"{"n":7}"#)
+            #expect(try await b.send(.PUT, "/hooked", json: #"{"n":8}"#).status == 200)
+            let after = try await receiver.waitFor(8, seconds: 15)
+            #expect(after.last?.body == #"{"n":8}"#)
         }
     }
 

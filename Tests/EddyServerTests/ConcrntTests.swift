@@ -146,7 +146,10 @@ struct Entity {
                 try await send(#"{"action":"subscribe","resources":["cc://\#(alice.ccid)/post/1","\#(timeline)"]}"#)
                 // The overlapping replacement must not lose anything for the entry in both lists.
                 try await send(#"{"action":"subscribe","resources":["\#(timeline)","cc://\#(alice.ccid)/post/1"]}"#)
-                try await Task.sleep(for: .milliseconds(200))
+                // The spec dialect does not acknowledge a subscription, but messages are handled
+                // in order: once one without an action is refused, both lists are in place.
+                try await send("{}")
+                #expect(try await next()["type"] == .string("error"))
                 #expect(try await Self.commit(server, post).status == 201)
                 var created: [String: JSONValue] = [:]
                 while created.count < 2 {
@@ -209,15 +212,22 @@ struct Entity {
 
 /// Receives the text of the first message after sending one, without re-serialising it.
 enum RawSocketText {
+    /// Sends `message` (a spec-dialect subscription), runs `action` once the server has handled
+    /// it, and returns the text of the next message.
     static func firstMessage(_ url: String, send message: String, then action: @escaping @Sendable () async throws -> Void) async throws -> String {
         var logger = Logger(label: "raw-ws")
         logger.logLevel = .critical
         let received = NIOLockedValueBox("")
         try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
-            try await outbound.write(.text(message))
-            try await Task.sleep(for: .milliseconds(200))
-            try await action()
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            try await outbound.write(.text(message))
+            // Subscriptions are not acknowledged, but messages are handled in order: the refusal
+            // of one without an action comes after the subscription is in place.
+            try await outbound.write(.text("{}"))
+            guard case .text(let refusal)? = try await messages.next(), refusal.contains("error") else {
+                throw TestFailure("the socket did not refuse a message without an action")
+            }
+            try await action()
             if case .text(let text)? = try await messages.next() { received.withLockedValue { $0 = text } }
         }
         return received.withLockedValue { $0 }

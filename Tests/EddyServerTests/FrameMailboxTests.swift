@@ -10,18 +10,24 @@ import Testing
 /// the mailboxes are held must reach the loop as one drain, after the publish.
 @Suite struct FrameMailboxTests {
     @Test func framesPostedWhileHeldAreWrittenOnlyAfterTheRelease() async throws {
-        try await Self.withClaimedSocket { handoff, mailboxes, received in
+        try await Self.withClaimedSocket { socket in
+            let (handoff, mailboxes, received) = (socket.handoff, socket.mailboxes, socket.received)
             let first = WebSocketFrames.text("first")
             let second = WebSocketFrames.text("second")
-            var arrivedWhileHeld = 0
+            var writtenWhileHeld = 0
             mailboxes.holding {
                 #expect(handoff.send(first))
-                // Long enough for the loop to have written the first frame, were it drained now.
-                Thread.sleep(forTimeInterval: 0.2)
+                // A drain is a task on the loop: once a task queued after the send has run, a
+                // drain the send had started would have written the first frame.
+                do {
+                    try socket.loop.submit {}.wait()
+                } catch {
+                    Issue.record("the loop did not run a task: \(error)")
+                }
                 #expect(handoff.send(second))
-                arrivedWhileHeld = received.withLockedValue { $0.readableBytes }
+                writtenWhileHeld = socket.writes.withLockedValue { $0 }
             }
-            #expect(arrivedWhileHeld == 0, "nothing is written while the publisher holds the mailbox")
+            #expect(writtenWhileHeld == 0, "nothing is written while the publisher holds the mailbox")
             let expected = first.readableBytes + second.readableBytes
             try await Self.eventually { received.withLockedValue { $0.readableBytes } == expected }
             var bytes = received.withLockedValue { $0 }
@@ -31,7 +37,8 @@ import Testing
     }
 
     @Test func framesPostedOutsideAHoldAreWrittenAtOnce() async throws {
-        try await Self.withClaimedSocket { handoff, _, received in
+        try await Self.withClaimedSocket { socket in
+            let (handoff, received) = (socket.handoff, socket.received)
             let frame = WebSocketFrames.text("now")
             #expect(handoff.send(frame))
             try await Self.eventually { received.withLockedValue { $0.readableBytes } == frame.readableBytes }
@@ -144,17 +151,27 @@ import Testing
         }
     }
 
-    /// A loopback connection whose server side is claimed the way an upgraded WebSocket is;
-    /// `received` collects what the client side reads.
-    static func withClaimedSocket(
-        _ body: (EventStreamHandoff, FrameMailboxes, NIOLockedValueBox<ByteBuffer>) async throws -> Void
-    ) async throws {
+    /// A loopback connection whose server side is claimed the way an upgraded WebSocket is.
+    struct ClaimedSocket {
+        let handoff: EventStreamHandoff
+        let mailboxes: FrameMailboxes
+        /// The one loop both ends run on.
+        let loop: any EventLoop
+        /// The writes the server side has made to its socket.
+        let writes: NIOLockedValueBox<Int>
+        /// What the client side has read.
+        let received: NIOLockedValueBox<ByteBuffer>
+    }
+
+    static func withClaimedSocket(_ body: (ClaimedSocket) async throws -> Void) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let mailboxes = FrameMailboxes()
         let accepted = group.next().makePromise(of: (any Channel).self)
+        let writes = NIOLockedValueBox(0)
         let server = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WriteCounter(writes: writes))
                     try channel.pipeline.syncOperations.addHandler(EventStreamHandoff(mailbox: mailboxes.mailbox(for: channel.eventLoop)))
                     accepted.succeed(channel)
                 }
@@ -169,7 +186,8 @@ import Testing
         do {
             let channel = try await accepted.futureResult.get()
             let handoff = try #require(await EventStreamHandoff.claimWebSocket(channel, capacity: 8))
-            try await body(handoff, mailboxes, received)
+            try await body(
+                ClaimedSocket(handoff: handoff, mailboxes: mailboxes, loop: channel.eventLoop, writes: writes, received: received))
         } catch {
             try? await client.close()
             try? await server.close()

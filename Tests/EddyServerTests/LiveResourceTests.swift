@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EddyCore
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -36,8 +37,10 @@ extension Result where Failure == any Error {
         try await TestServer.with { server in
             let etag = try #require(try await server.send(.PUT, "/w", json: #"{"v":1}"#).header("ETag"))
             let waitURL = try #require(try await server.send(.GET, "/w").links["value-wait"])
+            let idle = server.server.hub.subscriberCount
             async let waited = TestHTTP.send(.GET, waitURL, headers: [("If-None-Match", etag), ("Wait", "20")])
-            try await Task.sleep(for: .milliseconds(300))
+            // Written once the wait is held, so it is this write that ends it.
+            try await server.waitForSubscribers(atLeast: idle + 1)
             let written = try await server.send(.PUT, "/w", json: #"{"v":2}"#)
             let response = try await waited
             #expect(response.status == 200)
@@ -79,8 +82,9 @@ extension Result where Failure == any Error {
         }
         try await TestServer.with { server in
             let etag = try #require(try await server.send(.PUT, "/gone", json: "{}").header("ETag"))
+            let idle = server.server.hub.subscriberCount
             async let waited = server.send(.GET, "/gone", headers: [("If-None-Match", etag), ("Wait", "20")])
-            try await Task.sleep(for: .milliseconds(300))
+            try await server.waitForSubscribers(atLeast: idle + 1)
             _ = try await server.send(.DELETE, "/gone")
             #expect(try await waited.status == 404)
         }
@@ -98,11 +102,13 @@ extension Result where Failure == any Error {
             let multiplexWait = try #require(try await server.send(.GET, "/late/a").links["multiplex-wait"])
             let encodedETag = etag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? etag
 
+            let idle = server.server.hub.subscriberCount
             let started = Date()
             async let value = server.send(.GET, "/late/a", headers: [("If-None-Match", etag), ("Wait", "2")])
             async let changes = TestHTTP.send(.GET, changesWait, headers: [("Wait", "2")])
             async let multiplexed = TestHTTP.send(.GET, multiplexWait + "?u=%2Flate%2Fa&inm=\(encodedETag)", headers: [("Wait", "2")])
-            try await Task.sleep(for: .milliseconds(400))
+            // The replayed event goes out once all three waits (one source each) are held.
+            try await server.waitForSubscribers(atLeast: idle + 3)
             server.server.hub.publish([seen])
 
             let (valueAnswer, changesAnswer, multiplexedAnswer) = try await (value, changes, multiplexed)
@@ -137,7 +143,7 @@ extension Result where Failure == any Error {
                             }
                         }
                         // Write once every waiter is held by the server.
-                        while server.server.hub.subscriberCount < waiters { try await Task.sleep(for: .milliseconds(20)) }
+                        try await server.waitForSubscribers(atLeast: waiters, seconds: 50)
                         _ = try await server.send(.PUT, "/crowd", json: #"{"n":1}"#)
                         return try await group.reduce(into: []) { $0.append($1) }
                     }
@@ -177,8 +183,9 @@ extension Result where Failure == any Error {
         try await TestServer.with { server in
             _ = try await server.send(.PUT, "/lp/a", json: "{}")
             let waitURL = try #require(try await server.send(.GET, "/lp/").links["changes-wait"])
+            let idle = server.server.hub.subscriberCount
             async let waited = TestHTTP.send(.GET, waitURL, headers: [("Wait", "20")])
-            try await Task.sleep(for: .milliseconds(300))
+            try await server.waitForSubscribers(atLeast: idle + 1)
             _ = try await server.send(.POST, "/lp/", json: #"{"p":1}"#)
             let response = try await waited
             guard case .array(let items)? = response.json else { Issue.record("not an array: \(response.body)"); return }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EddyCore
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -17,8 +18,11 @@ import Testing
             let collectionURI = String(changes.dropFirst(server.baseURL.count))
             let query = "?u=\(encode("/mx/a"))&inm=\(encode(etagA))&u=\(encode("/mx/b"))&inm=\(encode(etagB))&u=\(encode(collectionURI))"
 
+            let idle = server.server.hub.subscriberCount
             async let waited = TestHTTP.send(.GET, multiURL + query, headers: [("Wait", "20")])
-            try await Task.sleep(for: .milliseconds(300))
+            // Written once the wait holds all three URIs (a subscription each), so the answer
+            // comes from the write's event, not from a stale ETag seen on arrival.
+            try await server.waitForSubscribers(atLeast: idle + 3)
             _ = try await server.send(.PUT, "/mx/b", json: #"{"b":2}"#)
             let response = try await waited
             #expect(response.status == 200)

@@ -1,5 +1,6 @@
 import EddyCore
 @testable import EddyServer
+import EddyTestSupport
 import Foundation
 import Testing
 
@@ -67,14 +68,5 @@ import Testing
         #expect(try await second.send(.PUT, "/notes/topic", json: #"{"v":3}"#).status == 200)
         #expect(try await second.send(.GET, "/notes/topic").body.contains("3"))
         #expect(receiver.attempts == 0)
-    }
-}
-
-/// Polls `condition` until it holds, for at most `seconds`.
-func waitUntil(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }

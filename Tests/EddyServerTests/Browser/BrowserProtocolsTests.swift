@@ -26,10 +26,11 @@ struct BrowserProtocolsTests {
                 let alice = Entity()
                 let uri = "cc://\(alice.ccid)/note"
                 try await browser.load(eddy: server.baseURL)
+                let idle = server.server.hub.subscriberCount
                 try await browser.driver.execute("window.concrnt('note', arguments[0])", [uri])
                 try await browser.expect("note", ["open"])
-                // The spec dialect does not acknowledge a subscription: give it a moment to land.
-                try await Task.sleep(for: .milliseconds(300))
+                // The spec dialect does not acknowledge a subscription: the hub shows it landed.
+                try await server.waitForSubscribers(atLeast: idle + 1)
                 #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "note"))).status == 201)
                 try await browser.expect("note", ["open", "created \(uri)"])
                 #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "note", kind: "delete"))).status < 300)
