@@ -86,17 +86,18 @@ extension Hub {
         _ filters: [SubscriptionFilter], after: SequenceNumber, admissions: [(@Sendable (ResourcePath) -> Bool)?],
         subscribers: [any HubSubscriber], gate: MergedReplayGate
     ) async throws -> (reason: HubDropReason, counted: Bool)? {
-        var reader = MergedLogReader(store: store, filters: filters, after: after, pageSize: configuration.replayPageSize)
-        var replayed = after
+        // Read once every member is registered: whatever comes after it is held at the gate.
+        let head = try await store.headSequence()
+        var reader = MergedLogReader(store: store, filters: filters, after: after, through: head, pageSize: configuration.replayPageSize)
         while let (change, matched) = try await reader.next() {
             if let ending = gate.endReason { return ending }
             let event = HubEvent(change)
             for index in matched where admissions[index]?(change.path) ?? true {
                 guard subscribers[index].receive(event) else { return (.tooSlow, false) }
             }
-            replayed = change.sequence
         }
-        // Held events passed the member's admission when the hub offered them.
-        return gate.goLive(after: replayed) { index, event in subscribers[index].receive(event) }
+        // The replay covered everything up to `head`. Held events passed the member's admission
+        // when the hub offered them.
+        return gate.goLive(after: max(head, after)) { index, event in subscribers[index].receive(event) }
     }
 }
