@@ -7,7 +7,9 @@ import Synchronization
 final class MergedReplayGate: Sendable {
     private enum State {
         case replaying(pending: [(source: Int, event: HubEvent)])
-        case live
+        /// The replay delivered everything up to `covered`. An event the log held then may still
+        /// be published after that (the commit listener runs after the commit): not again.
+        case live(covered: SequenceNumber)
         /// `counted`: the hub dropped a member for this reason and told its observer already.
         case ended(HubDropReason, counted: Bool)
     }
@@ -26,7 +28,7 @@ final class MergedReplayGate: Sendable {
     func admit(_ event: HubEvent, from source: Int) -> Admission {
         state.withLock { state in
             switch state {
-            case .live: return .deliver
+            case .live(let covered): return event.sequence > covered ? .deliver : .ignored
             case .ended: return .ignored
             case .replaying(var pending):
                 guard pending.count < limit else {
@@ -77,7 +79,7 @@ final class MergedReplayGate: Sendable {
                         return (.tooSlow, false)
                     }
                 }
-                state = .live
+                state = .live(covered: replayed)
                 return nil
             }
         }
