@@ -30,7 +30,7 @@ public struct MergedLogReader: Sendable {
     }
 
     /// The next event of any filter, with the indices of every filter it matches; nil at the
-    /// end, `head`. Throws what `events(after:)` throws (history truncated).
+    /// end (`head`). Throws what `events(after:)` throws (history truncated).
     public mutating func next() async throws -> (change: ChangeEvent, filters: [Int])? {
         for index in filters.indices where pages[index].isEmpty && !exhausted[index] {
             let page = try await store.events(after: cursors[index], matching: filters[index], limit: pageSize)
