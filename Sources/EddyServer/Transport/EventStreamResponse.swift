@@ -50,23 +50,15 @@ struct EventStreamResponse: Sendable {
         var opening = ByteBuffer(string: ": eddy\n\n" + preamble.joined())
         var subscriptions: [HubSubscription] = []
         do {
-            let start = try start.get()
-            if let after = start.sequence, sources.count > 1 {
-                subscriptions = try await subscribeMerged(sources, after: after, watcher: watcher, outlet: outlet)
-            } else {
-                for source in sources {
-                    let sink = EventStreamSink(
-                        outlet: outlet, formatKey: source.formatKey, encode: source.encode, takesBatches: sources.count == 1)
-                    subscriptions.append(try await hub.subscribe(Subscription(source.filter, watcher: watcher, from: start), subscriber: sink))
-                }
+            // A stream of one source takes a publish's events at once; several share the
+            // outlet and so take them one at a time, in log order across all of them.
+            let sinks = sources.map {
+                EventStreamSink(outlet: outlet, formatKey: $0.formatKey, encode: $0.encode, takesBatches: sources.count == 1)
             }
+            subscriptions = try await hub.subscribe(
+                SubscriptionGroup(sources.map(\.filter), watcher: watcher, from: try start.get()), subscribers: sinks)
         } catch {
-            guard let startOver = StartOver(error) else {
-                for subscription in subscriptions { subscription.cancel() }
-                throw error
-            }
-            for subscription in subscriptions { subscription.cancel() }
-            subscriptions = []
+            guard let startOver = StartOver(error) else { throw error }
             outlet.finish()
             opening = ByteBuffer(string: SSEFrame.startOver(startOver))
         }
@@ -84,41 +76,6 @@ struct EventStreamResponse: Sendable {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"],
             first: opening, ticker: ticker, keepAliveFrame: Self.keepAliveFrame,
             onEnd: release)
-    }
-
-    /// Several sources resuming from one position: live first (held at a gate), then the
-    /// history of all of them merged in log order, then the held events the history missed.
-    private func subscribeMerged(
-        _ sources: [Source], after: SequenceNumber, watcher: Watcher, outlet: StreamOutlet
-    ) async throws -> [HubSubscription] {
-        let live = sources.map { Subscription($0.filter, watcher: watcher) }
-        let gate = MergedReplayGate(limit: hub.configuration.replayBufferLimit)
-        let sinks = sources.map { EventStreamSink(outlet: outlet, formatKey: $0.formatKey, encode: $0.encode, takesBatches: false) }
-        var subscriptions: [HubSubscription] = []
-        do {
-            for index in sources.indices {
-                let gated = GatedSubscriber(gate: gate, source: index, inner: sinks[index])
-                subscriptions.append(try await hub.subscribe(live[index], subscriber: gated))
-            }
-            var reader = MergedLogReader(store: hub.store, filters: sources.map(\.filter), after: after, pageSize: hub.configuration.replayPageSize)
-            var replayed = after
-            while let (change, matched) = try await reader.next() {
-                let event = HubEvent(change)
-                for index in matched where live[index].eventAdmission?(change.path) ?? true {
-                    guard sinks[index].receive(event) else { throw HubDropReason.tooSlow }
-                }
-                replayed = change.sequence
-            }
-            guard gate.goLive(after: replayed, { index, event in sinks[index].receive(event) }) else { throw HubDropReason.replayOverrun }
-        } catch let reason as HubDropReason {
-            for subscription in subscriptions { subscription.cancel() }
-            sinks.first?.hubDidDrop(reason: reason)
-            return []
-        } catch {
-            for subscription in subscriptions { subscription.cancel() }
-            throw error
-        }
-        return subscriptions
     }
 }
 
