@@ -29,6 +29,9 @@ public final class Hub: Sendable {
         var byParent: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
         var bySubtree: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
         var count = 0
+        /// Subscribers counted by their type, kept at insert and remove so that counting them
+        /// by kind reads one entry per type instead of walking the index under its lock.
+        var byType: [ObjectIdentifier: (kind: HubSubscriberKind, count: Int)] = [:]
         var isShutDown = false
 
         /// The same filter holding the path already indexed, if any: thousands of subscribers of
@@ -52,6 +55,8 @@ public final class Hub: Sendable {
             case .subtree(let path): bySubtree[path, default: [:]][key] = registration
             }
             count += 1
+            let type = Swift.type(of: registration.subscriber)
+            byType[ObjectIdentifier(type), default: (type.kind, 0)].count += 1
         }
 
         mutating func remove(_ registration: Registration) -> Bool {
@@ -67,7 +72,15 @@ public final class Hub: Sendable {
             case .children(let path): removed = take(&byParent, path)
             case .subtree(let path): removed = take(&bySubtree, path)
             }
-            if removed { count -= 1 }
+            if removed {
+                count -= 1
+                let type = ObjectIdentifier(Swift.type(of: registration.subscriber))
+                if let entry = byType[type], entry.count > 1 {
+                    byType[type]?.count = entry.count - 1
+                } else {
+                    byType.removeValue(forKey: type)
+                }
+            }
             return removed
         }
 
@@ -259,19 +272,12 @@ public final class Hub: Sendable {
         for registration in all { drop(registration, reason: .shutdown) }
     }
 
-    /// How many subscribers of each type are registered. Walks the whole index under its lock:
-    /// meant for a metrics scrape every few seconds, not for the fan-out.
-    public func subscriberCountsByType() -> [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] {
+    /// How many subscribers of each kind are registered: one step per subscriber type, kept
+    /// cheap because a metrics scrape or status stream may ask while the fan-out needs the lock.
+    public func subscriberCounts() -> [HubSubscriberKind: Int] {
         index.withLock { index in
-            var counts: [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] = [:]
-            for table in [index.byPath, index.byParent, index.bySubtree] {
-                for registrations in table.values {
-                    for registration in registrations.values {
-                        let type = Swift.type(of: registration.subscriber)
-                        counts[ObjectIdentifier(type), default: (type, 0)].count += 1
-                    }
-                }
-            }
+            var counts: [HubSubscriberKind: Int] = [:]
+            for entry in index.byType.values { counts[entry.kind, default: 0] += entry.count }
             return counts
         }
     }

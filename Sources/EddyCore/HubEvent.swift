@@ -54,6 +54,9 @@ private func cachedEncoding<Encoding: Sendable>(
 /// Something that receives events from the hub. Both calls must return quickly and never
 /// block: they run on the publisher's thread.
 public protocol HubSubscriber: AnyObject, Sendable {
+    /// What this type of subscriber serves, for counting subscribers by kind.
+    static var kind: HubSubscriberKind { get }
+
     /// Takes one event. Returns false when the subscriber cannot take more (its bounded
     /// buffer is full); the hub then drops it with `HubDropReason.tooSlow`.
     func receive(_ event: HubEvent) -> Bool

@@ -123,6 +123,7 @@ struct EventStreamResponse: Sendable {
 }
 
 private final class EventStreamSink: HubSubscriber {
+    static var kind: HubSubscriberKind { .eventStream }
     let outlet: StreamOutlet
     /// A stream of one subscription takes a publish's events at once: one frame for all of
     /// them, built once for every stream of the same filter and format.

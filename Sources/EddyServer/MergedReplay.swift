@@ -58,6 +58,7 @@ final class MergedReplayGate: Sendable {
 
 /// A source's subscriber behind a `MergedReplayGate`.
 final class GatedSubscriber: HubSubscriber {
+    static var kind: HubSubscriberKind { .multiplex }
     let gate: MergedReplayGate
     let source: Int
     let inner: any HubSubscriber
