@@ -94,7 +94,8 @@ import Testing
         let fixture = try await StoreFixture.make()
         defer { Task { await fixture.remove() } }
         for index in 0..<200 {
-            try await Self.save(fixture.store, "o\(index)", subject: index.isMultiple(of: 2) ? nil : "subject\(index % 7)", payload: Self.anonymous("10.0.\(index % 9).1") + "}")
+            let subject = index.isMultiple(of: 2) ? nil : "subject\(index % 7)"
+            try await Self.save(fixture.store, "o\(index)", subject: subject, payload: Self.anonymous("10.0.\(index % 9).1") + "}")
         }
         let owners: [RegistrationOwner] = [.subject("subject3"), .anonymous(payloadPrefix: Self.anonymous("10.0.3.1"))]
         for owner in owners {

@@ -27,6 +27,7 @@ import Testing
         }
         try await hub.subscribe(Subscription(.value(path), watcher: revocable), subscriber: CountedWatcher())
         try await hub.subscribe(Subscription(.children(try ResourcePath(parsing: "/counted/")), watcher: readable), subscriber: Refusing())
+        // Kept open until the shutdown: it is the in-process kind's one subscriber.
         let stream = try await hub.events(Subscription(.value(path), watcher: .server), bufferSize: 8)
         #expect(counts() == [Self.watching: 6, Self.refusing: 1, .inProcess: 1])
         #expect(hub.subscriberCount == 8)
@@ -43,7 +44,8 @@ import Testing
         #expect(counts() == [Self.watching: 4, .inProcess: 1])
 
         // Ended at once: its end is already past.
-        try await hub.subscribe(Subscription(.value(path), watcher: readable, pace: DeliveryPace(endAt: Date(timeIntervalSinceNow: -1))), subscriber: CountedWatcher())
+        let ended = DeliveryPace(endAt: Date(timeIntervalSinceNow: -1))
+        try await hub.subscribe(Subscription(.value(path), watcher: readable, pace: ended), subscriber: CountedWatcher())
         #expect(counts() == [Self.watching: 4, .inProcess: 1])
 
         // A resume the log cannot serve is refused and leaves nothing registered.

@@ -41,10 +41,12 @@ import Testing
         let target = "/.eddy/value-callbacks/hooked/"
         let type = "application/x-www-form-urlencoded"
         for index in 1...3 {
-            let created = try await RegistrationQuotaTests.post(server, from: "127.0.0.1", target, body: CrossSiteTests.form(receiver.url + "/a\(index)"), type: type)
+            let form = CrossSiteTests.form(receiver.url + "/a\(index)")
+            let created = try await RegistrationQuotaTests.post(server, from: "127.0.0.1", target, body: form, type: type)
             #expect(created.status == 201, "\(created.body)")
         }
-        let full = try await RegistrationQuotaTests.post(server, from: "127.0.0.1", target, body: CrossSiteTests.form(receiver.url + "/a4"), type: type)
+        let form = CrossSiteTests.form(receiver.url + "/a4")
+        let full = try await RegistrationQuotaTests.post(server, from: "127.0.0.1", target, body: form, type: type)
         #expect(full.status == 429)
         #expect(store.listings(of: Webhooks.kind) == listings, "a create read every webhook")
         #expect(store.ownerCounts(of: Webhooks.kind) == counts + 4)
@@ -57,7 +59,9 @@ import Testing
         let listings = store.listings(of: SolidChannel.kind)
         let counts = store.ownerCounts(of: SolidChannel.kind)
         let target = "/.eddy/solid/subscription/EventSourceChannel2023"
-        let body = #"{"@context":["https://www.w3.org/ns/solid/notification/v1"],"type":"EventSourceChannel2023","topic":"\#(server.baseURL)/watched"}"#
+        let body =
+            #"{"@context":["https://www.w3.org/ns/solid/notification/v1"],"type":"EventSourceChannel2023","#
+            + #""topic":"\#(server.baseURL)/watched"}"#
         for _ in 1...3 {
             let created = try await RegistrationQuotaTests.post(server, from: "127.0.0.1", target, body: body, type: "application/ld+json")
             #expect(created.status == 200, "\(created.body)")
