@@ -29,6 +29,9 @@ public final class Hub: Sendable {
         var byParent: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
         var bySubtree: [ResourcePath: [ObjectIdentifier: Registration]] = [:]
         var count = 0
+        /// Subscribers counted by kind, kept at insert and remove so that counting them reads
+        /// one entry per kind instead of walking the index under its lock.
+        var byKind: [HubSubscriberKind: Int] = [:]
         var isShutDown = false
 
         /// The same filter holding the path already indexed, if any: thousands of subscribers of
@@ -52,6 +55,7 @@ public final class Hub: Sendable {
             case .subtree(let path): bySubtree[path, default: [:]][key] = registration
             }
             count += 1
+            byKind[registration.subscriber.kind, default: 0] += 1
         }
 
         mutating func remove(_ registration: Registration) -> Bool {
@@ -67,7 +71,15 @@ public final class Hub: Sendable {
             case .children(let path): removed = take(&byParent, path)
             case .subtree(let path): removed = take(&bySubtree, path)
             }
-            if removed { count -= 1 }
+            if removed {
+                count -= 1
+                let kind = registration.subscriber.kind
+                if let count = byKind[kind], count > 1 {
+                    byKind[kind] = count - 1
+                } else {
+                    byKind.removeValue(forKey: kind)
+                }
+            }
             return removed
         }
 
@@ -259,20 +271,11 @@ public final class Hub: Sendable {
         for registration in all { drop(registration, reason: .shutdown) }
     }
 
-    /// How many subscribers of each type are registered. Walks the whole index under its lock:
-    /// meant for a metrics scrape every few seconds, not for the fan-out.
-    public func subscriberCountsByType() -> [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] {
+    /// How many subscribers of each kind are registered: one step per kind, kept
+    /// cheap because a metrics scrape or status stream may ask while the fan-out needs the lock.
+    public func subscriberCounts() -> [HubSubscriberKind: Int] {
         index.withLock { index in
-            var counts: [ObjectIdentifier: (type: any HubSubscriber.Type, count: Int)] = [:]
-            for table in [index.byPath, index.byParent, index.bySubtree] {
-                for registrations in table.values {
-                    for registration in registrations.values {
-                        let type = Swift.type(of: registration.subscriber)
-                        counts[ObjectIdentifier(type), default: (type, 0)].count += 1
-                    }
-                }
-            }
-            return counts
+            index.byKind
         }
     }
 

@@ -54,6 +54,10 @@ private func cachedEncoding<Encoding: Sendable>(
 /// Something that receives events from the hub. Both calls must return quickly and never
 /// block: they run on the publisher's thread.
 public protocol HubSubscriber: AnyObject, Sendable {
+    /// What this subscriber serves, for counting subscribers by kind. It must not change while
+    /// the subscriber is registered: the hub reads it when it adds and when it removes one.
+    var kind: HubSubscriberKind { get }
+
     /// Takes one event. Returns false when the subscriber cannot take more (its bounded
     /// buffer is full); the hub then drops it with `HubDropReason.tooSlow`.
     func receive(_ event: HubEvent) -> Bool

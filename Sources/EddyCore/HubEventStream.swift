@@ -29,6 +29,7 @@ extension Hub {
 }
 
 private final class StreamSubscriber: HubSubscriber {
+    var kind: HubSubscriberKind { .inProcess }
     let continuation: AsyncThrowingStream<HubEvent, any Error>.Continuation
 
     init(continuation: AsyncThrowingStream<HubEvent, any Error>.Continuation) {

@@ -92,6 +92,7 @@ final class GatedSubscriber: HubSubscriber {
     let gate: MergedReplayGate
     let source: Int
     let inner: any HubSubscriber
+    var kind: HubSubscriberKind { inner.kind }
 
     init(gate: MergedReplayGate, source: Int, inner: any HubSubscriber) {
         self.gate = gate

@@ -135,6 +135,31 @@ public protocol RegistrationStore: Sendable {
     func registration(token: String) async throws -> StoredRegistration?
     /// Records that events up to `cursor` were handled (never moves backwards).
     func advanceRegistration(id: String, to cursor: SequenceNumber) async throws
+    /// How many registrations of `kind` count against `owner`, counted through an index
+    /// without reading them: a quota is checked on every create, which anyone may send.
+    func registrationCount(kind: String, owner: RegistrationOwner) async throws -> Int
+}
+
+/// Whom a registration counts against in a quota.
+public enum RegistrationOwner: Sendable, Hashable {
+    /// The registrations this subject made; subjects compare by their bytes.
+    case subject(String)
+    /// The anonymous registrations whose payload begins with exactly these bytes (where the
+    /// server keeps the address an anonymous caller came from).
+    case anonymous(payloadPrefix: String)
+
+    /// How many leading characters of a registration's payload the stores index. Fixed by the
+    /// stores' migrations that build the index.
+    public static let indexedPrefixCharacters = 96
+
+    /// The range of indexed payload beginnings holding exactly those that begin with
+    /// `prefix`, in byte order: from `prefix` up to `prefix` with its last byte raised by one.
+    /// Nil when the index cannot answer (a prefix longer than the indexed part, or not ending
+    /// in an ASCII character): the stores then compare each anonymous registration's beginning.
+    public static func indexedRange(of prefix: String) -> (from: String, upTo: String)? {
+        guard prefix.unicodeScalars.count <= indexedPrefixCharacters, let last = prefix.utf8.last, last < 0x7F else { return nil }
+        return (prefix, String(decoding: prefix.utf8.dropLast() + [last + 1], as: UTF8.self))
+    }
 }
 
 /// Work that must happen on one node at a time (webhook deliveries, retention) is guarded by a

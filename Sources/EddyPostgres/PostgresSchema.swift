@@ -71,6 +71,16 @@ enum PostgresSchema {
                 "CREATE UNIQUE INDEX registrations_by_token ON registrations(token) WHERE token IS NOT NULL",
             ]
         ),
+        (
+            3,
+            [
+                // A quota counts an owner's registrations on every create: by subject, or for
+                // an anonymous caller by the beginning of the payload, where its address is
+                // kept (`RegistrationOwner.indexedPrefixCharacters`). Only beginnings are
+                // indexed, as an index entry has to fit in a page and a subject has no limit.
+                #"CREATE INDEX registrations_by_owner ON registrations(kind, (left(subject, 128)), (left(payload, 96) COLLATE "C"))"#,
+            ]
+        ),
     ]
 
     /// Creates the schema and applies the steps it lacks; returns the log's epoch (made by

@@ -59,6 +59,36 @@ extension PostgresStore {
             "UPDATE registrations SET cursor = \(position) WHERE id = \(id) AND cursor < \(position)", logger: logger)
     }
 
+    public func registrationCount(kind: String, owner: RegistrationOwner) async throws -> Int {
+        let rows = try await client.query(Self.ownerCount(kind: kind, owner: owner), logger: logger).collect()
+        return Int(try rows.first?.decode(Int64.self) ?? 0)
+    }
+
+    /// Through `registrations_by_owner`, which holds the beginnings of subjects and payloads
+    /// (so the conditions name those beginnings). Subjects are equal only when their bytes are
+    /// (the collation is deterministic); payloads are compared under `"C"`, byte by byte.
+    static func ownerCount(kind: String, owner: RegistrationOwner) -> PostgresQuery {
+        switch owner {
+        case .subject(let subject):
+            return """
+                SELECT count(*) FROM registrations
+                WHERE kind = \(kind) AND left(subject, 128) = left(\(subject), 128) AND subject = \(subject)
+                """
+        case .anonymous(let prefix):
+            if let range = RegistrationOwner.indexedRange(of: prefix) {
+                return """
+                    SELECT count(*) FROM registrations WHERE kind = \(kind) AND left(subject, 128) IS NULL
+                        AND left(payload, 96) COLLATE "C" >= \(range.from) AND left(payload, 96) COLLATE "C" < \(range.upTo)
+                    """
+            }
+            let characters = Int32(clamping: prefix.unicodeScalars.count)
+            return """
+                SELECT count(*) FROM registrations WHERE kind = \(kind) AND left(subject, 128) IS NULL
+                    AND left(payload, \(characters)) COLLATE "C" = \(prefix)
+                """
+        }
+    }
+
     private static func registration(_ row: PostgresRow) throws -> StoredRegistration {
         let (id, kind, subject, payload, cursor, expiresAt, token) = try row.decode((String, String, String?, String, Int64, Int64?, String?).self)
         return StoredRegistration(

@@ -78,6 +78,12 @@ enum SQLiteSchema {
                     CREATE UNIQUE INDEX registrations_by_token ON registrations(token) WHERE token IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v6: registrations by owner") { db in
+            // A quota counts an owner's registrations on every create: by subject, or for an
+            // anonymous caller by the beginning of the payload, where its address is kept
+            // (`RegistrationOwner.indexedPrefixCharacters`).
+            try db.execute(sql: "CREATE INDEX registrations_by_owner ON registrations(kind, subject, substr(payload, 1, 96))")
+        }
         return migrator
     }
 }

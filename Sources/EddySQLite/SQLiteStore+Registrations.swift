@@ -66,6 +66,33 @@ extension SQLiteStore {
         }
     }
 
+    public func registrationCount(kind: String, owner: RegistrationOwner) async throws -> Int {
+        let query = Self.ownerCount(kind: kind, owner: owner)
+        return try await writer.read { db in try Int.fetchOne(db, sql: query.sql, arguments: query.arguments) ?? 0 }
+    }
+
+    /// Through `registrations_by_owner`; the payload's beginning is compared under the
+    /// column's BINARY collation, byte by byte.
+    static func ownerCount(kind: String, owner: RegistrationOwner) -> (sql: String, arguments: StatementArguments) {
+        switch owner {
+        case .subject(let subject):
+            return ("SELECT count(*) FROM registrations WHERE kind = ? AND subject = ?", [kind, subject])
+        case .anonymous(let prefix):
+            if let range = RegistrationOwner.indexedRange(of: prefix) {
+                return (
+                    """
+                    SELECT count(*) FROM registrations WHERE kind = ? AND subject IS NULL
+                        AND substr(payload, 1, 96) >= ? AND substr(payload, 1, 96) < ?
+                    """, [kind, range.from, range.upTo]
+                )
+            }
+            return (
+                "SELECT count(*) FROM registrations WHERE kind = ? AND subject IS NULL AND substr(payload, 1, ?) = ?",
+                [kind, prefix.unicodeScalars.count, prefix]
+            )
+        }
+    }
+
     private static func registration(_ row: Row) -> StoredRegistration {
         StoredRegistration(
             id: row["id"], kind: row["kind"], subject: row["subject"], payload: row["payload"],

@@ -16,6 +16,8 @@ final class CountingStore: ResourceStore {
     /// Reads of every registration of `kind`.
     func listings(of kind: String) -> Int { count("registrations:" + kind) }
     var tokenLookups: Int { count("token") }
+    /// Counts of one owner's registrations of `kind`.
+    func ownerCounts(of kind: String) -> Int { count("owner:" + kind) }
 
     private func count(_ key: String) -> Int { counts.withLock { $0[key, default: 0] } }
     private func note(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
@@ -57,6 +59,10 @@ final class CountingStore: ResourceStore {
         return try await base.registration(token: token)
     }
     func advanceRegistration(id: String, to cursor: SequenceNumber) async throws { try await base.advanceRegistration(id: id, to: cursor) }
+    func registrationCount(kind: String, owner: RegistrationOwner) async throws -> Int {
+        note("owner:" + kind)
+        return try await base.registrationCount(kind: kind, owner: owner)
+    }
 
     func acquireLease(_ name: String, holder: String, seconds: Double) async throws -> Bool {
         if let leaseHeldElsewhere, name.hasSameBytes(as: leaseHeldElsewhere) { return false }

@@ -154,6 +154,7 @@ struct ConcrntRealtime: WebSocketService {
 
     /// Turns changes of documents and member entries into realtime events.
     final class Sink: HubSubscriber {
+        var kind: HubSubscriberKind { .concrnt }
         let session: Session
         let source: String
         let dialect: Dialect

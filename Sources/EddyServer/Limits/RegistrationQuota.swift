@@ -16,17 +16,11 @@ enum RegistrationQuota {
         return addressPrefix(address) + (isEmpty ? "" : ",") + String(decoding: rest, as: UTF8.self)
     }
 
-    /// Throws 429 when the caller already has `limit` registrations of `kind`. Subjects and
-    /// addresses compare by their bytes.
+    /// Throws 429 when the caller already has `limit` registrations of `kind`, counted by the
+    /// store without reading them. Subjects and addresses compare by their bytes.
     static func check(in store: any ResourceStore, kind: String, subject: String?, address: String, limit: Int, what: String) async throws {
-        let registrations = try await store.registrations(kind: kind)
-        let mine: Int
-        if let subject {
-            mine = registrations.filter { $0.subject.map { $0.utf8.elementsEqual(subject.utf8) } ?? false }.count
-        } else {
-            let prefix = addressPrefix(address).utf8
-            mine = registrations.filter { $0.subject == nil && $0.payload.utf8.starts(with: prefix) }.count
-        }
+        let owner: RegistrationOwner = subject.map { .subject($0) } ?? .anonymous(payloadPrefix: addressPrefix(address))
+        let mine = try await store.registrationCount(kind: kind, owner: owner)
         guard mine < limit else {
             throw Problem(
                 .tooManyRequests, "too-many-registrations",

@@ -70,6 +70,7 @@ final class LongPoll: Sendable {
     }
 
     private final class Sink: HubSubscriber {
+        var kind: HubSubscriberKind { .longPoll }
         let continuation: AsyncStream<HubEvent>.Continuation
         init(continuation: AsyncStream<HubEvent>.Continuation) { self.continuation = continuation }
 

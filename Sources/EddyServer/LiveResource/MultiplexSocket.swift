@@ -179,6 +179,7 @@ struct MultiplexSocket: WebSocketService {
 
     /// Turns hub events for one subscription into `event` messages.
     final class EventSink: HubSubscriber {
+        var kind: HubSubscriberKind { .liveResourceSocket }
         let session: Session
         let uri: String
         let path: ResourcePath

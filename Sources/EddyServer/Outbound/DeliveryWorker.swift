@@ -219,6 +219,7 @@ final class DeliveryWorker: Sendable {
     }
 
     private final class Wakeup: HubSubscriber {
+        var kind: HubSubscriberKind { .webhook }
         let continuation: AsyncStream<Void>.Continuation
         init(continuation: AsyncStream<Void>.Continuation) { self.continuation = continuation }
         func receive(_ event: HubEvent) -> Bool {

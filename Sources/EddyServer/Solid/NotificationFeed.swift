@@ -7,6 +7,7 @@ import Synchronization
 /// several changes fall into one period, the last one is sent at the period's end, never a
 /// stale one. The hub ends the subscription at `endAt` (`hubDidDrop(.ended)`), which ends it.
 final class NotificationFeed: HubSubscriber {
+    var kind: HubSubscriberKind { .solidNotifications }
     typealias Send = @Sendable (Notification) -> Bool
 
     /// One notification on its way out, with the event it tells of: a wire adapter builds its

@@ -80,6 +80,9 @@ struct EventStreamResponse: Sendable {
 }
 
 private final class EventStreamSink: HubSubscriber {
+    /// Only the multiplex stream watches several sources, so a sink that shares its outlet
+    /// (one that takes no batches) serves it.
+    var kind: HubSubscriberKind { takesBatches ? .eventStream : .multiplex }
     let outlet: StreamOutlet
     /// A stream of one subscription takes a publish's events at once: one frame for all of
     /// them, built once for every stream of the same filter and format.
