@@ -26,7 +26,9 @@ import Testing
             let texts = try await blocking { try all.map { try RawSocket.nextText($0) } }
             let shared = event.encoded(as: MultiplexSocket.EventSink.changesKey(base: server.baseURL, uri: "/feed/")) {
                 Issue.record("the sockets did not build the changes message under its shared key")
-                return SocketChangesMessage(uri: "/feed/", base: server.baseURL, path: try! ResourcePath(parsing: "/feed/"), epoch: "", change: event.change)
+                return SocketChangesMessage(
+                    uri: "/feed/", base: server.baseURL, path: try! ResourcePath(parsing: "/feed/"), epoch: server.server.store.epoch,
+                    change: event.change)
             }
             #expect(shared.heldFrames == 2)
             let before = try #require(Self.sequence(etag: first.header("ETag")))
