@@ -131,10 +131,10 @@ struct ConcrntRealtime: WebSocketService {
                 let members = try uri.membersPath
                 return [
                     try await hub.subscribe(
-                        Subscription(.value(path), watcher: watcher), subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil)),
+                        Subscription(.value(path), watcher: watcher), subscriber: Sink(session: self, source: entry, dialect: .spec)),
                     try await hub.subscribe(
                         Subscription(.children(members), watcher: watcher),
-                        subscriber: Sink(session: self, source: entry, dialect: .spec, prefix: nil, members: true)),
+                        subscriber: Sink(session: self, source: entry, dialect: .spec, members: true)),
                 ]
             case .deployed:
                 guard entry.hasPrefix("cc://") else { throw Problem.badRequest("invalid-prefix", "\(entry) is not a cc:// prefix") }
@@ -146,7 +146,7 @@ struct ConcrntRealtime: WebSocketService {
                 return [
                     try await hub.subscribe(
                         try realtime.access.subscription(identity, to: .subtree(anchor)),
-                        subscriber: Sink(session: self, source: entry, dialect: .deployed, prefix: entry))
+                        subscriber: Sink(session: self, source: entry, dialect: .deployed))
                 ]
             }
         }
@@ -156,21 +156,48 @@ struct ConcrntRealtime: WebSocketService {
     final class Sink: HubSubscriber {
         var kind: HubSubscriberKind { .concrnt }
         let session: Session
+        /// The subscribed URI or, in the deployed dialect, prefix, as the client sent it.
         let source: String
         let dialect: Dialect
-        let prefix: String?
         /// Whether this sink watches a collection's member entries (not documents).
         let members: Bool
+        /// Where ready-made frames go when the socket takes them (`SocketOutbox.FrameSender`).
+        private let frames: SocketOutbox.FrameSender?
+        /// An event's message is the same for every sink of the same dialect, kind and source:
+        /// built once per event for all of them, and framed once. Nil when it tells of nothing.
+        private let messageKey: EncodingKey<String?>
+        private let frameKey: EncodingKey<ByteBuffer?>
 
-        init(session: Session, source: String, dialect: Dialect, prefix: String?, members: Bool = false) {
+        init(session: Session, source: String, dialect: Dialect, members: Bool = false) {
             self.session = session
             self.source = source
             self.dialect = dialect
-            self.prefix = prefix
             self.members = members
+            frames = session.outbox.frameSender
+            let keys = session.realtime.hub.encodingKeys
+            messageKey = keys.shared(EncodingKey("concrnt-rt:" + Self.keyName(source: source, dialect: dialect, members: members)))
+            frameKey = keys.shared(Self.frameKey(source: source, dialect: dialect, members: members))
+        }
+
+        static func frameKey(source: String, dialect: Dialect, members: Bool) -> EncodingKey<ByteBuffer?> {
+            EncodingKey("concrnt-rt-frame:" + keyName(source: source, dialect: dialect, members: members))
+        }
+
+        private static func keyName(source: String, dialect: Dialect, members: Bool) -> String {
+            (dialect == .deployed ? "deployed:" : members ? "spec-members:" : "spec:") + source
         }
 
         func receive(_ event: HubEvent) -> Bool {
+            if let frames {
+                guard let frame = event.encoded(as: frameKey, { message(for: event).map(WebSocketFrames.text) }) else { return true }
+                return frames.send(frame)
+            }
+            guard let message = event.encoded(as: messageKey, { message(for: event) }) else { return true }
+            return session.send(message)
+        }
+
+        /// The event's message for this sink's subscribers, or nil when it tells them of nothing.
+        private func message(for event: HubEvent) -> String? {
             let change = event.change
             let kind = change.kind == .deleted ? "deleted" : "created"
             var resource: String
@@ -180,36 +207,35 @@ struct ConcrntRealtime: WebSocketService {
             if stored.isJSON {
                 if stored.isMember {
                     // A member entry: the event names the member document.
-                    guard dialect == .spec, let href = stored.href else { return true }
+                    guard dialect == .spec, let href = stored.href else { return nil }
                     resource = href
                 } else if let uri = stored.uri {
                     resource = uri
                 } else {
-                    return true
+                    return nil
                 }
             } else if members {
                 // A removed member entry: its id names the document it held.
-                guard let member = ConcrntURI.member(fromID: change.path.name), member.hasPrefix("cc://") else { return true }
+                guard let member = ConcrntURI.member(fromID: change.path.name), member.hasPrefix("cc://") else { return nil }
                 resource = member
             } else if let uri = ConcrntURI(path: change.path), ConcrntURI.member(fromID: change.path.name)?.hasPrefix("cc://") != true {
                 resource = uri.description
             } else {
-                return true
+                return nil
             }
-            if let prefix {
-                guard resource.hasBytePrefix(prefix), ConcrntURI(path: change.path) != nil else { return true }
+            // A deployed sink watches a subtree: only what its prefix names.
+            if dialect == .deployed {
+                guard resource.hasBytePrefix(source), ConcrntURI(path: change.path) != nil else { return nil }
             }
-            let message: String
             switch dialect {
             case .spec:
-                message = "{\"event\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"resource\":\(JSONValue.quoted(resource))"
+                return "{\"event\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"resource\":\(JSONValue.quoted(resource))"
                     + (signed.map { ",\"signed_document\":" + $0 } ?? "") + "}"
             case .deployed:
-                message = "{\"type\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"uri\":\(JSONValue.quoted(resource)),"
+                return "{\"type\":\"\(kind)\",\"source\":\(JSONValue.quoted(source)),\"uri\":\(JSONValue.quoted(resource)),"
                     + "\"documents\":{" + (signed.map { JSONValue.quoted(resource) + ":" + $0 } ?? "") + "},"
                     + "\"timestamp\":\(JSONValue.quoted(Instant.format(change.date)))}"
             }
-            return session.send(message)
         }
 
         func hubDidDrop(reason: HubDropReason) {

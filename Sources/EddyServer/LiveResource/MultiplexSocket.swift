@@ -180,16 +180,20 @@ struct MultiplexSocket: WebSocketService {
     /// Turns hub events for one subscription into `event` messages.
     final class EventSink: HubSubscriber {
         var kind: HubSubscriberKind { .liveResourceSocket }
+        /// Where a mode's messages are cached in `HubEvent.encoded`, by keys built once: each
+        /// is the same for every subscriber that spelled the URI the same way.
+        private enum Keys {
+            case value(message: EncodingKey<String>, frame: EncodingKey<ByteBuffer>)
+            case changes(EncodingKey<SocketChangesMessage>)
+        }
+
         let session: Session
         let uri: String
         let path: ResourcePath
-        let isChanges: Bool
         /// Where ready-made frames go when the session's socket takes them, held here so that a
         /// delivery reads no object of the session's (`SocketOutbox.FrameSender`).
         private let frames: SocketOutbox.FrameSender?
-        /// Cache keys of this URI's event message and frame in `HubEvent.encoded`, built once.
-        private let messageKey: EncodingKey<String>
-        private let frameKey: EncodingKey<ByteBuffer>
+        private let keys: Keys
         /// The checkpoint before the next event: the `prev-changes` link of changes events.
         private let previous: Mutex<SequenceNumber>
 
@@ -197,37 +201,41 @@ struct MultiplexSocket: WebSocketService {
             self.session = session
             self.uri = uri
             self.path = path
-            self.isChanges = isChanges
             self.previous = Mutex(start)
             frames = session.outbox.frameSender
-            let keys = session.socket.hub.encodingKeys
-            messageKey = keys.shared(EncodingKey("lr-ws:" + uri))
-            frameKey = keys.shared(EncodingKey("lr-ws-frame:" + uri))
+            let shared = session.socket.hub.encodingKeys
+            keys =
+                isChanges
+                ? .changes(shared.shared(Self.changesKey(base: session.base, uri: uri)))
+                : .value(message: shared.shared(EncodingKey("lr-ws:" + uri)), frame: shared.shared(EncodingKey("lr-ws-frame:" + uri)))
+        }
+
+        /// Names the changes message of `uri` asked for on `base`: its links carry the host.
+        static func changesKey(base: String, uri: String) -> EncodingKey<SocketChangesMessage> {
+            // The host is client-given too: its length keeps one (host, URI) pair from spelling another.
+            EncodingKey("lr-ws-changes:\(base.utf8.count):" + base + uri)
         }
 
         func receive(_ event: HubEvent) -> Bool {
-            // The same for every subscriber that spelled the URI the same way: built once, and
-            // framed once where sockets take ready-made frames.
-            if !isChanges, let frames {
-                return frames.send(event.encoded(as: frameKey) { [uri] in WebSocketFrames.text(Self.valueMessage(uri: uri, event.change)) })
-            }
-            let change = event.change
-            let message: String
-            if isChanges {
-                let epoch = session.socket.store.epoch
+            // Built once per event, and framed once where sockets take ready-made frames.
+            switch keys {
+            case .value(let messageKey, let frameKey):
+                if let frames {
+                    return frames.send(event.encoded(as: frameKey) { [uri] in WebSocketFrames.text(Self.valueMessage(uri: uri, event.change)) })
+                }
+                return session.send(event.encoded(as: messageKey) { [uri] in Self.valueMessage(uri: uri, event.change) })
+            case .changes(let changesKey):
+                let change = event.change
+                let message = event.encoded(as: changesKey) { [uri, path, session] in
+                    SocketChangesMessage(uri: uri, base: session.base, path: path, epoch: session.socket.store.epoch, change: change)
+                }
                 let prev = previous.withLock { previous in
                     defer { previous = change.sequence }
                     return previous
                 }
-                let next = LiveEndpoints.changesURI(session.base, path, after: Checkpoint(epoch: epoch, sequence: change.sequence), max: nil)
-                let before = LiveEndpoints.changesURI(session.base, path, after: Checkpoint(epoch: epoch, sequence: prev), max: nil)
-                let link = "<\(next)>; rel=changes, <\(before)>; rel=prev-changes"
-                message = "{\"type\":\"event\",\"uri\":\(JSONValue.quoted(uri)),\"headers\":{\"Link\":\(JSONValue.quoted(link))},"
-                    + "\"body\":[\(ChangesFeed.item(for: change))]}"
-            } else {
-                message = event.encoded(as: messageKey) { [uri] in Self.valueMessage(uri: uri, change) }
+                if let frames { return frames.send(message.frame(after: prev)) }
+                return session.send(message.message(after: prev))
             }
-            return session.send(message)
         }
 
         static func valueMessage(uri: String, _ change: ChangeEvent) -> String {

@@ -42,7 +42,8 @@ final class NotificationFeed: HubSubscriber {
 
     /// Names a notification's encodings: the same for every channel on the topic URL and kind.
     static func encodingKey(of channel: SolidChannel) -> String {
-        "solid:" + (channel.isContainer ? "c:" : "v:") + channel.topic + "|" + channel.base
+        // Both are client-given: the topic's length keeps one (topic, base) pair from spelling another.
+        "solid:" + (channel.isContainer ? "c:" : "v:") + "\(channel.topic.utf8.count):" + channel.topic + channel.base
     }
 
     func receive(_ event: HubEvent) -> Bool {

@@ -42,12 +42,26 @@ struct SolidSocket: WebSocketService {
         let outbox = await SocketOutbox.open(on: connection, capacity: bufferMessages)
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
-            channel: channel, epoch: epoch, keys: hub.encodingKeys, send: { outbox.send($0.text) }, onEnd: { outbox.finish() })
+            channel: channel, epoch: epoch, keys: hub.encodingKeys, send: Self.sender(for: channel, to: outbox, keys: hub.encodingKeys),
+            onEnd: { outbox.finish() })
         // The hub ends it at endAt; the feed then finishes the outbox.
         let subscription = try await hub.subscribe(Subscription(channel.filter, watcher: watcher, pace: channel.pace), subscriber: feed)
         // Nothing is expected from the client; reading notices when it goes away.
         try await outbox.serve(
             inbound: inbound, outbound: outbound, maximumMessageBytes: 4096, logger: logger, handle: { _ in },
             ended: { subscription.cancel() })
+    }
+
+    /// Sends each notification as one frame for every socket of the topic, where the socket
+    /// takes ready-made frames.
+    private static func sender(for channel: SolidChannel, to outbox: SocketOutbox, keys: EncodingKeys) -> NotificationFeed.Send {
+        guard let frames = outbox.frameSender else { return { outbox.send($0.text) } }
+        let frameKey = keys.shared(Self.frameKey(of: channel))
+        return { notification in frames.send(notification.encoded(as: frameKey) { WebSocketFrames.text(notification.text) }) }
+    }
+
+    /// Names a notification's frame: the same for every socket whose channel gets the same text.
+    static func frameKey(of channel: SolidChannel) -> EncodingKey<ByteBuffer> {
+        EncodingKey("ws-frame|" + NotificationFeed.encodingKey(of: channel))
     }
 }
