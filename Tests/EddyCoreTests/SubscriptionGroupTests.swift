@@ -183,6 +183,7 @@ private final class FeedLog: Sendable {
 }
 
 private final class FeedRecorder: HubSubscriber {
+    var kind: HubSubscriberKind { HubSubscriberKind(protocolName: "test", transport: "feed") }
     let source: Int
     let log: FeedLog
     private let dropped = Mutex<[HubDropReason]>([])

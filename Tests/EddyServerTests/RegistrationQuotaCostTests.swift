@@ -1,4 +1,5 @@
 import EddyCore
+import EddyTestSupport
 @testable import EddyServer
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import EddyCore
+import EddyTestSupport
 import Foundation
 import NIOCore
 import Testing
