@@ -47,26 +47,10 @@ import Testing
         #expect(indexed == "registrations_by_owner")
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["EDDY_TEST_POSTGRES"].map { !$0.isEmpty } ?? false))
+    @Test(.enabled(if: OlderPostgresSchema.isAvailable))
     func aPostgresSchemaFromBeforeTheOwnerIndexIsMigrated() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["EDDY_TEST_POSTGRES"])
-        let schema = "s_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "_")
-        let location = try PostgresLocation(url: base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
-        var logger = Logger(label: "migration-test")
-        logger.logLevel = .error
-        let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: logger)
-        let running = Task { await client.run() }
-        defer { running.cancel() }
         // The schema as the token step left it.
-        try await client.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
-            try await connection.query(
-                "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())", logger: logger)
-            for step in PostgresSchema.steps where step.version <= 2 {
-                for statement in step.sql { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                try await connection.query("INSERT INTO migrations(version) VALUES (\(step.version))", logger: logger)
-            }
+        let (location, schema) = try await OlderPostgresSchema.make(upTo: 2) { connection, logger in
             for registration in Self.older {
                 try await connection.query(
                     """
@@ -75,6 +59,7 @@ import Testing
                     """, logger: logger)
             }
         }
+        let logger = OlderPostgresSchema.logger
 
         let store = try await PostgresStore.open(location, logger: logger)
         defer { Task { try? await store.close() } }

@@ -39,32 +39,17 @@ import Testing
         try await Self.expectMigrated(store)
     }
 
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["EDDY_TEST_POSTGRES"].map { !$0.isEmpty } ?? false))
+    @Test(.enabled(if: OlderPostgresSchema.isAvailable))
     func aPostgresSchemaFromBeforeTokensIsMigrated() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["EDDY_TEST_POSTGRES"])
-        let schema = "s_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "_")
-        let location = try PostgresLocation(url: base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
-        var logger = Logger(label: "migration-test")
-        logger.logLevel = .error
-        let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: logger)
-        let running = Task { await client.run() }
-        defer { running.cancel() }
         // The schema as the first version left it.
-        try await client.withConnection { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(schema)"), logger: logger)
-            try await connection.query(
-                "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())", logger: logger)
-            for statement in try #require(PostgresSchema.steps.first { $0.version == 1 }).sql {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
-            try await connection.query("INSERT INTO migrations(version) VALUES (1)", logger: logger)
+        let (location, _) = try await OlderPostgresSchema.make(upTo: 1) { connection, logger in
             try await connection.query(
                 """
                 INSERT INTO registrations(id, kind, subject, payload, cursor)
                 VALUES (\(Self.older.id), \(Self.older.kind), NULL, \(Self.older.payload), \(Int64(Self.older.cursor)))
                 """, logger: logger)
         }
+        let logger = OlderPostgresSchema.logger
 
         let store = try await PostgresStore.open(location, logger: logger)
         defer { Task { try? await store.close() } }
