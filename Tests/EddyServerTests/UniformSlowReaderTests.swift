@@ -13,8 +13,8 @@ import Glibc
 /// (`--subscriber-buffer` frames, behind the connection's outbound buffer) is full, so the
 /// server holds no more of it than that. Reading again, it finds what was sent before the cut,
 /// then the stated end — an SSE `event: error` naming the drop, a WebSocket close 1008 "too
-/// slow: messages were not read" — and the connection closes. A client reading the same topic meanwhile
-/// gets every event.
+/// slow: messages were not read" — and the connection closes. A client reading the same
+/// topic meanwhile gets every event.
 ///
 /// Solid channels share these bounds (`StreamOutlet`, `SocketOutbox`) but are not flooded
 /// here: a notification is a few hundred bytes without the value, and the kernel's socket
