@@ -1,5 +1,5 @@
 import EddyCore
-import EddyServer
+@testable import EddyServer
 import Foundation
 import Testing
 
@@ -64,6 +64,38 @@ import Testing
             defer { reader.stop() }
             try await Self.writeHiddenThenVisible(server, 1)
             Self.expectOnlyTheVisible(try await reader.next().text, type)
+        }
+    }
+
+    /// Concrnt realtime: the hidden document below a watched prefix (deployed dialect), and the
+    /// hidden member of a watched timeline (spec dialect), reach no socket.
+    @Test(arguments: ["deployed", "spec"])
+    func concrntRealtimeDeliversNoHiddenChild(dialect: String) async throws {
+        let alice = Entity()
+        let cc = "/cc/\(alice.ccid)/"
+        let timeline = "cc://\(alice.ccid)/home"
+        let hiddenEntry = cc + "home/" + ConcrntURI.memberID(try ConcrntURI(parsing: "cc://\(alice.ccid)/secret"))
+        let policy = #"{"rules":[{"path":"/cc/","read":"anyone","write":"anyone"},"#
+            + #"{"path":"\#(cc)secret","read":["alice"],"write":"anyone"},{"path":"\#(hiddenEntry)","read":["alice"],"write":"anyone"}]}"#
+        try await TestServer.with(policy: policy) { server in
+            #expect(try await ConcrntTests.commit(server, alice.signed(alice.document(key: "home", value: "{}"))).status == 201)
+            let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
+            let before = server.server.hub.subscriberCount
+            try await SocketScript.run(socket) { send, next in
+                if dialect == "deployed" {
+                    try await send(#"{"type":"listen","prefixes":["cc://\#(alice.ccid)/"]}"#)
+                    #expect(try await next()["type"] == .string("subscribed"))
+                } else {
+                    try await send(#"{"action":"subscribe","resources":["\#(timeline)"]}"#)
+                    try await StreamHandoffTests.eventually { server.server.hub.subscriberCount == before + 2 }
+                }
+                let memberOf = dialect == "spec" ? [timeline] : []
+                let hidden = alice.document(key: "secret", value: #"{"text":"only alice"}"#, memberOf: memberOf)
+                #expect(try await ConcrntTests.commit(server, alice.signed(hidden)).status == 201)
+                let visible = alice.document(key: "open", value: #"{"text":"for everyone"}"#, memberOf: memberOf)
+                #expect(try await ConcrntTests.commit(server, alice.signed(visible)).status == 201)
+                Self.expectOnlyTheVisible(try await next().text, "Concrnt realtime (\(dialect))")
+            }
         }
     }
 }

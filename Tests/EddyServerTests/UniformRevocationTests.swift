@@ -1,6 +1,7 @@
 import EddyCore
-import EddyServer
+@testable import EddyServer
 import Foundation
+import HTTPTypes
 import Testing
 
 /// When a policy reload takes read access away, every surface stops delivering to the watcher
@@ -73,6 +74,51 @@ struct UniformRevocationTests {
             #expect(server.server.hub.subscriberCount < subscribed, "\(type): the hub kept the channel's subscription")
             try await Self.writeAfterRevocation(server)
             #expect(await reader.isQuiet(for: 1), "\(type) delivered to a subject that may no longer read the topic")
+        }
+    }
+
+    /// Concrnt realtime: the socket says the subscription was revoked, and what is committed
+    /// afterwards does not reach it (the next message is the answer to a later request).
+    @Test(arguments: ["deployed", "spec"])
+    func concrntRealtimeStopsAtTheRevocation(dialect: String) async throws {
+        let file = try Tokens.writePolicy(#"{"rules":[{"path":"/cc/","read":["alice","bob"],"write":"anyone"}]}"#)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await TestServer.with(configure: {
+            $0.policyFile = file
+            $0.jwtSecret = Tokens.secret
+        }) { server in
+            let alice = Entity()
+            let commit = { @Sendable (value: String) async throws in
+                let response = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "plan", value: value)))
+                #expect(response.status < 300)
+            }
+            try await commit(#"{"v":0}"#)
+            let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
+            var headers = HTTPFields()
+            headers[.authorization] = try await Tokens.bearer("bob").1
+            let before = server.server.hub.subscriberCount
+            try await SocketScript.run(socket, headers: headers) { send, next in
+                if dialect == "deployed" {
+                    try await send(#"{"type":"listen","prefixes":["cc://\#(alice.ccid)/"]}"#)
+                    #expect(try await next()["type"] == .string("subscribed"))
+                } else {
+                    try await send(#"{"action":"subscribe","resources":["cc://\#(alice.ccid)/plan"]}"#)
+                    try await StreamHandoffTests.eventually { server.server.hub.subscriberCount == before + 2 }
+                }
+                try #"{"rules":[{"path":"/cc/","read":["alice"],"write":"anyone"}]}"#.write(to: file, atomically: true, encoding: .utf8)
+                try server.server.reloadPolicy()
+                #expect(server.server.hub.subscriberCount == before, "\(dialect): the hub kept the socket's subscriptions")
+                try await commit(#"{"v":"after-revocation"}"#)
+                try await send(#"{"type":"no-such-type"}"#)
+                var messages: [String] = []
+                while true {
+                    let message = try await next()
+                    if message["message"] == .string("unknown type no-such-type") { break }
+                    messages.append(message.text)
+                }
+                #expect(messages.contains { $0.contains("revoked") }, "\(dialect): the socket was not told: \(messages)")
+                #expect(!messages.contains { $0.contains("after-revocation") }, "\(dialect) delivered after the revocation: \(messages)")
+            }
         }
     }
 }

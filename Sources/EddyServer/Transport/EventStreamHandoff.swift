@@ -47,6 +47,9 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     private static let eventLoopLagFactor = 16
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
+    /// How long an ended stream's last bytes may wait for its client: as long as a WebSocket
+    /// waits for its client's close (`WebSocketTakeoverStateMachine.closeTimeout`).
+    static let finalBytesTimeout = TimeAmount.seconds(10)
 
     init(mailbox: FrameMailbox) {
         self.mailbox = mailbox
@@ -275,11 +278,21 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
     private func perform(_ end: Machine.End) {
         guard let context else { return perform(end.release) }
         if let last = end.last { writeFrame(last, chunked: end.chunked, context) }
-        if end.chunked { context.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(end.chunked ? Self.lastChunk : ByteBuffer()), promise: written)
         perform(end.release)
         unflushed = false
         context.flush()
-        context.close(promise: nil)
+        // Closing now would discard what still waits in the outbound buffer, the last frame
+        // with it: a client that fell behind (`tooSlow`) would never read why its stream ended.
+        // The close waits for those bytes, as a WebSocket's waits for the client's reply, but no
+        // longer than a client that reads nothing more may hold them.
+        let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let deadline = context.eventLoop.scheduleTask(in: Self.finalBytesTimeout) { closing.value.close(promise: nil) }
+        written.futureResult.whenComplete { _ in
+            deadline.cancel()
+            closing.value.close(promise: nil)
+        }
     }
 
     private func perform(_ release: Machine.Release) {
