@@ -67,6 +67,8 @@ final class NotificationReader: @unchecked Sendable {
                     while let range = pending.range(of: separator) {
                         let block = String(pending[..<range.lowerBound])
                         pending = String(pending[range.upperBound...])
+                        // Only notifications: the `error` event that says why a stream ends is not one.
+                        if isSSE, block.split(separator: "\n").contains(where: { $0.hasPrefix("event: ") && $0 != "event: message" }) { continue }
                         let text = isSSE
                             ? block.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }.joined(separator: "\n")
                             : block

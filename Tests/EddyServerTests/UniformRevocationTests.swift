@@ -1,4 +1,5 @@
 import EddyCore
+import EddyTestSupport
 @testable import EddyServer
 import Foundation
 import HTTPTypes
@@ -57,6 +58,30 @@ struct UniformRevocationTests {
             let last = try #require(events.last, "\(path) ended without a word")
             #expect(last.event == "error" && last.data.contains("revoked"), "\(path) ended with \(last)")
             #expect(!events.contains { $0.data.contains("after-revocation") }, "\(path) delivered after the revocation: \(events)")
+        }
+    }
+
+    /// A Solid EventSource is an event stream too: it says why it ends, as the others do.
+    @Test func theSolidEventSourceEndsWithTheRevocation() async throws {
+        try await Self.withTeam { server, revoke in
+            let bob = try await Tokens.bearer("bob")
+            let service = server.baseURL + "/.eddy/solid/subscription/EventSourceChannel2023"
+            let channel = try #require(
+                try await SolidTests.subscribe(service, type: "EventSourceChannel2023", topic: server.baseURL + "/team/plan", headers: [bob]).json)
+            guard case .string(let url)? = channel["receiveFrom"] else { throw TestFailure("no receiveFrom in \(channel)") }
+            let events = try await withTimeout(10) {
+                let before = server.server.hub.subscriberCount
+                var reader = try await SSEReader.open(url)
+                try await server.waitForSubscribers(atLeast: before + 1)
+                try revoke()
+                try await Self.writeAfterRevocation(server)
+                var events: [SSEReader.Event] = []
+                while let event = try await reader.next() { events.append(event) }
+                return events
+            }
+            let last = try #require(events.last, "the Solid EventSource ended without a word")
+            #expect(last.event == "error" && last.data.contains("revoked"), "the Solid EventSource ended with \(last)")
+            #expect(!events.contains { $0.data.contains("after-revocation") }, "delivered after the revocation: \(events)")
         }
     }
 

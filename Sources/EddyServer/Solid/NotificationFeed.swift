@@ -27,11 +27,13 @@ final class NotificationFeed: HubSubscriber {
     /// Shared by every channel on the same topic URL and kind.
     private let encodingKey: EncodingKey<String?>
     private let send: Send
-    private let onEnd: @Sendable () -> Void
+    /// Told why the feed ended: the hub's drop, or `tooSlow` when a notification held for the
+    /// end of its period could not be sent.
+    private let onEnd: @Sendable (HubDropReason) -> Void
     private let rate: Mutex<RateGate<Notification>>
     private let flushing = Mutex<Task<Void, Never>?>(nil)
 
-    init(channel: SolidChannel, epoch: String, keys: EncodingKeys, send: @escaping Send, onEnd: @escaping @Sendable () -> Void) {
+    init(channel: SolidChannel, epoch: String, keys: EncodingKeys, send: @escaping Send, onEnd: @escaping @Sendable (HubDropReason) -> Void) {
         self.channel = channel
         self.epoch = epoch
         encodingKey = keys.shared(EncodingKey(Self.encodingKey(of: channel)))
@@ -70,11 +72,11 @@ final class NotificationFeed: HubSubscriber {
 
     private func flush() {
         guard channel.pace.isOpen(at: Date()), let due = rate.withLock({ $0.due(now: .now) }) else { return }
-        if !send(due) { onEnd() }
+        if !send(due) { onEnd(.tooSlow) }
     }
 
     func hubDidDrop(reason: HubDropReason) {
         flushing.withLock { $0 }?.cancel()
-        onEnd()
+        onEnd(reason)
     }
 }

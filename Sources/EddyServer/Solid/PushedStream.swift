@@ -7,12 +7,13 @@ import NIOCore
 /// first when there is one, keeps idle proxies awake, and ends when the channel does. A client
 /// that cannot resume gets the stream's start-over frame and the end of the stream, as on
 /// every other event stream: the connection is already the stream's, so no status can follow.
+/// A stream the hub drops gets `endFrame` of the reason last, where the format has one.
 enum PushedStream {
     static func respond(
         channel: SolidChannel, from start: Result<ResumePosition, StartOver>, initial: String?, hub: Hub, access: AccessController, epoch: String,
         ticker: KeepAliveTicker, buffer: Int, connection: (any Channel)?, contentType: String,
         frame: @escaping @Sendable (String, Checkpoint?) -> String, startOverFrame: @Sendable (StartOver) -> String = { _ in "" },
-        keepAliveFrame: String
+        endFrame: @escaping @Sendable (HubDropReason) -> String? = { _ in nil }, keepAliveFrame: String
     ) async throws -> Response {
         // Refused (as its subject) before the connection becomes the stream's.
         let watcher = try access.watcher(Identity(subject: channel.subject), reading: channel.filter)
@@ -22,12 +23,10 @@ enum PushedStream {
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, keys: hub.encodingKeys,
             send: { notification in
-                let bytes = notification.encoded(as: frameKey) { ByteBuffer(string: frame(notification.text, notification.checkpoint)) }
-                if outlet.send(bytes) { return true }
-                outlet.finish()
-                return false
+                // A refused frame makes the hub drop the feed as too slow, which ends the outlet.
+                outlet.send(notification.encoded(as: frameKey) { ByteBuffer(string: frame(notification.text, notification.checkpoint)) })
             },
-            onEnd: { outlet.finish() })
+            onEnd: { reason in outlet.finish(last: endFrame(reason).map { ByteBuffer(string: $0) }) })
         var first = initial.map { ByteBuffer(string: frame($0, nil)) }
         var subscription: HubSubscription?
         do {

@@ -154,7 +154,7 @@ struct SolidEndpoints: Sendable {
             channel: channel, from: start, initial: initial, hub: hub, access: access, epoch: store.epoch, ticker: streams.ticker,
             buffer: streams.bufferEvents, connection: connection, contentType: "text/event-stream",
             frame: { notification, checkpoint in SSEFrame.make(id: checkpoint?.token, data: notification) },
-            startOverFrame: SSEFrame.startOver, keepAliveFrame: ": keep-alive\n\n")
+            startOverFrame: SSEFrame.startOver, endFrame: { $0 == .ended ? nil : SSEFrame.dropped($0) }, keepAliveFrame: ": keep-alive\n\n")
     }
 
     private func streaming(_ channel: SolidChannel, connection: (any Channel)?) async throws -> Response {

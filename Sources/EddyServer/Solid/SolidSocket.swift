@@ -43,7 +43,7 @@ struct SolidSocket: WebSocketService {
         if let initial = try await channels.stateNotification(for: channel) { outbox.send(initial) }
         let feed = NotificationFeed(
             channel: channel, epoch: epoch, keys: hub.encodingKeys, send: Self.sender(for: channel, to: outbox, keys: hub.encodingKeys),
-            onEnd: { outbox.finish() })
+            onEnd: { _ in outbox.finish() })
         // The hub ends it at endAt; the feed then finishes the outbox.
         let subscription = try await hub.subscribe(Subscription(channel.filter, watcher: watcher, pace: channel.pace), subscriber: feed)
         // Nothing is expected from the client; reading notices when it goes away.

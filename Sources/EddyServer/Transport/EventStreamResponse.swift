@@ -116,7 +116,7 @@ private final class EventStreamSink: HubSubscriber {
     }
 
     func hubDidDrop(reason: HubDropReason) {
-        outlet.finish(last: ByteBuffer(string: "event: error\ndata: " + JSONValue.quoted(reason.description) + "\n\n"))
+        outlet.finish(last: ByteBuffer(string: SSEFrame.dropped(reason)))
     }
 }
 
@@ -127,6 +127,12 @@ enum SSEFrame {
     /// starts afresh instead of sending the dead position again.
     static func startOver(_ startOver: StartOver) -> String {
         make(id: "", event: "reset", data: "{\"reason\":" + JSONValue.quoted(startOver.description) + "}")
+    }
+
+    /// The last event of a stream the hub dropped: why it ends, so a client can tell a stream it
+    /// should reopen (too slow, server shutting down) from one it may no longer read.
+    static func dropped(_ reason: HubDropReason) -> String {
+        "event: error\ndata: " + JSONValue.quoted(reason.description) + "\n\n"
     }
 
     static func make(id: String?, event: String? = nil, data: String) -> String {
