@@ -8,7 +8,8 @@
 #   bench/callgrind-cost.sh MODE OUT-PREFIX     (EDDY, LOAD: the release binaries to use)
 #
 # MODE: fanout-sse | fanout-ws (SUBS subscribers of one resource, EVENTS writes at RATE/s),
-#       writes (EVENTS writes at RATE/s from WRITERS writers, SUBS SSE subscribers),
+#       writes (EVENTS writes at RATE/s from WRITERS writers, SUBS SSE subscribers; RATE=0: each
+#       writer sends its next write when the last is answered, as bench/run.sh's writes workload),
 #       get | healthz (REQUESTS keep-alive GETs of a small stored object or of /healthz).
 # Prints ir=… and the figure per unit; the dump and the tool's report are kept at OUT-PREFIX.*.
 #
@@ -23,6 +24,9 @@ MODE="$1"; OUT="$2"
 PORT="${PORT:-8170}"
 SUBS="${SUBS:-500}"; EVENTS="${EVENTS:-200}"; RATE="${RATE:-2}"; WRITERS="${WRITERS:-4}"
 REQUESTS="${REQUESTS:-2000}"
+# The load tool's worker processes, source addresses and seconds it waits after the last write
+# before closing (it must outlast the fan-out: the dump is taken before the connections close).
+WORKERS="${WORKERS:-1}"; SOURCES="${SOURCES:-1}"; DRAIN="${DRAIN:-20}"
 work="$(mktemp -d /tmp/eddy-callgrind.XXXXXX)"
 ulimit -n 20000
 
@@ -52,6 +56,7 @@ for _ in $(seq 600); do
 done
 curl -fs "http://127.0.0.1:$PORT/.well-known/solid" >/dev/null
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 zero() { callgrind_control -z "$server" >/dev/null; }
 dump() { callgrind_control -d "$1" "$server" >/dev/null; }
 # The dump that callgrind_control just asked for: the newest OUT.cg.N.
@@ -59,17 +64,24 @@ ir_of_dump() { grep -h '^summary:\|^totals:' "$(ls -t "$OUT".cg.* | head -1)" | 
 
 load_run() {  # KIND URL EXTRA…: runs the load tool in the background, reporting to OUT.load.txt
     local kind=$1 url=$2; shift 2
-    "$LOAD" run --kind "$kind" --url "$url" "$@" --subscribers "$SUBS" --topics 1 --source-addresses 1 \
-        --workers 1 --publish-url "http://127.0.0.1:$PORT/bench/topic" --publish-method PUT \
+    "$LOAD" run --kind "$kind" --url "$url" "$@" --subscribers "$SUBS" --topics 1 --source-addresses "$SOURCES" \
+        --workers "$WORKERS" --publish-url "http://127.0.0.1:$PORT/bench/topic" --publish-method PUT \
         --publish-body '{"t":{t},"n":{n}}' --events "$EVENTS" --rate "$RATE" --writers "$WRITERS" \
-        --settle 4 --drain 20 --server-pid "$server" >"$OUT.load.txt" 2>"$OUT.load.err" &
+        --settle 4 --drain "$DRAIN" --server-pid "$server" >"$OUT.load.txt" 2>"$OUT.load.err" &
     tool=$!
     for _ in $(seq 1200); do grep -q "subscribers ready" "$OUT.load.err" && break; sleep 0.25; done
     grep -q "subscribers ready" "$OUT.load.err"
     zero
-    for _ in $(seq 3600); do grep -q "published" "$OUT.load.err" && break; sleep 0.25; done
-    # The last write's fan-out ends well within this under valgrind at these sizes; the drain is longer.
+    for _ in $(seq 7200); do grep -q "published" "$OUT.load.err" && break; sleep 0.25; done
+    # The last write's fan-out may still be running (RATE=0 writes as fast as the server answers):
+    # wait until the server has used under a tenth of a CPU for 3 s, then dump.
     sleep 8
+    local before now
+    for _ in $(seq 200); do
+        before=$(cpu_ticks); sleep 3; now=$(cpu_ticks)
+        [ $((now - before)) -lt $((3 * $(getconf CLK_TCK) / 10)) ] && break
+    done
+    kill -0 "$tool" 2>/dev/null || echo "warning: the load tool ended before the dump; raise DRAIN" >&2
     dump measured
     wait "$tool"
 }
@@ -108,6 +120,6 @@ echo "ir=$ir"
 get() { grep "^$1=" "$OUT.load.txt" | head -1 | cut -d= -f2; }
 case "$MODE" in
     fanout-*) d=$(get deliveries); echo "deliveries=$d lost=$(get lost) published_ok=$(get published_ok) ir_per_delivery=$((ir / d))" ;;
-    writes) w=$(get published_ok); echo "published_ok=$w deliveries=$(get deliveries) ir_per_write=$((ir / w))" ;;
+    writes) w=$(get published_ok); echo "published_ok=$w deliveries=$(get deliveries) lost=$(get lost) ir_per_write=$((ir / w))" ;;
     get|healthz) echo "requests=$REQUESTS ir_per_request=$((ir / REQUESTS))" ;;
 esac
