@@ -71,6 +71,10 @@ import Glibc
             while written < 160, hub.subscriberCount > withReader {
                 try await rig.write(written)
                 written += 1
+                // The next write waits for the reading client: on a loaded machine its thread may
+                // be held back long enough to fall the buffer's 8 events behind, and be cut off
+                // in the slow one's place.
+                try await StreamHandoffTests.eventually(within: 20) { expected.received >= written || hub.subscriberCount <= withReader }
             }
             try await StreamHandoffTests.eventually(within: 10) { hub.subscriberCount == withReader }
             expected.set(written)
@@ -101,6 +105,10 @@ import Glibc
     /// How many deliveries the reading client waits for: unknown until the writes are done.
     final class ExpectedCount: Sendable {
         private let value = Atomic<Int>(-1)
+        private let progress = Atomic<Int>(0)
+        /// How many events the reading client has read so far.
+        var received: Int { progress.load(ordering: .acquiring) }
+        func didReceive(_ count: Int) { progress.store(count, ordering: .releasing) }
         func set(_ count: Int) { value.store(count, ordering: .releasing) }
         func isReached(by count: Int) -> Bool {
             let expected = value.load(ordering: .acquiring)
@@ -211,6 +219,7 @@ extension RawConnection {
                 if received[scanned] == pattern[0], Array(received[scanned..<scanned + pattern.count]) == pattern { count += 1 }
                 scanned += 1
             }
+            expected.didReceive(count)
         }
         return (received, count)
     }
