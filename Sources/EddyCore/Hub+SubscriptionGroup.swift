@@ -34,35 +34,37 @@ extension Hub {
         precondition(subscribers.count == group.filters.count, "one subscriber per filter")
         let members = group.members
         guard let after = group.start.sequence, members.count > 1 else {
-            var subscriptions: [HubSubscription] = []
-            do {
-                for (member, subscriber) in zip(members, subscribers) {
-                    subscriptions.append(try await subscribe(member, subscriber: subscriber))
-                }
-            } catch {
-                for subscription in subscriptions { subscription.cancel() }
-                throw error
-            }
-            return subscriptions
+            return try await subscribeEach(members, subscribers)
         }
         return try await subscribeMerged(members, after: after, subscribers: subscribers)
+    }
+
+    /// Subscribes `subscribers[i]` to `members[i]`, all or none: a failure cancels those
+    /// already made.
+    private func subscribeEach(_ members: [Subscription], _ subscribers: [any HubSubscriber]) async throws -> [HubSubscription] {
+        var subscriptions: [HubSubscription] = []
+        do {
+            for (member, subscriber) in zip(members, subscribers) {
+                subscriptions.append(try await subscribe(member, subscriber: subscriber))
+            }
+        } catch {
+            for subscription in subscriptions { subscription.cancel() }
+            throw error
+        }
+        return subscriptions
     }
 
     /// Live first (held at a gate), then the history of every member merged in log order,
     /// then the held events the history missed.
     private func subscribeMerged(_ members: [Subscription], after: SequenceNumber, subscribers: [any HubSubscriber]) async throws -> [HubSubscription] {
         let gate = MergedReplayGate(limit: configuration.replayBufferLimit)
-        var subscriptions: [HubSubscription] = []
-        do {
-            for index in members.indices {
-                var live = members[index]
-                live.start = .now
-                subscriptions.append(try await subscribe(live, subscriber: GatedSubscriber(gate: gate, source: index, inner: subscribers[index])))
-            }
-        } catch {
-            for subscription in subscriptions { subscription.cancel() }
-            throw error
+        let live = members.map { member in
+            var live = member
+            live.start = .now
+            return live
         }
+        let gated = subscribers.indices.map { GatedSubscriber(gate: gate, source: $0, inner: subscribers[$0]) }
+        let subscriptions = try await subscribeEach(live, gated)
         let admissions = members.map(\.eventAdmission)
         let ending: (reason: HubDropReason, counted: Bool)?
         do {

@@ -86,8 +86,7 @@ final class MergedReplayGate: Sendable {
     }
 }
 
-/// A member's subscriber behind a `MergedReplayGate`. Its type name labels the feed in the
-/// server's metrics (`SubscriberKind`).
+/// A member's subscriber behind a `MergedReplayGate`, counted as the kind it feeds.
 final class GatedSubscriber: HubSubscriber {
     let gate: MergedReplayGate
     let source: Int

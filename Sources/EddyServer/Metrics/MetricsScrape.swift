@@ -17,7 +17,7 @@ struct MetricsScrape: Sendable {
 
     func refresh() async {
         gauge("eddy_open_connections").record(connections.openConnections)
-        let subscriptions = SubscriberKind.counts(in: hub)
+        let subscriptions = hub.subscriberCounts()
         for kind in SubscriberKind.all + [.other] {
             gauge("eddy_subscriptions", [("protocol", kind.protocolName), ("transport", kind.transport)])
                 .record(subscriptions[kind, default: 0])

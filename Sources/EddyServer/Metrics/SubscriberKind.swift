@@ -22,9 +22,4 @@ extension HubSubscriberKind {
     /// Always 0, as every subscriber type declares its kind; still exported so that the
     /// metric's set of series stays the same for dashboards and alerts built on it.
     static let other = SubscriberKind(protocolName: "other", transport: "other")
-
-    /// The hub's subscribers counted by kind (for the metrics and the status stream alike).
-    static func counts(in hub: Hub) -> [SubscriberKind: Int] {
-        hub.subscriberCounts()
-    }
 }

@@ -14,7 +14,7 @@ enum StatusRoutes {
     /// The hub's subscribers counted as the metrics label them, keyed `protocol/transport`.
     static func subscriptions(of hub: Hub) -> [String: Int] {
         Dictionary(
-            SubscriberKind.counts(in: hub).map { ($0.key.protocolName + "/" + $0.key.transport, $0.value) },
+            hub.subscriberCounts().map { ($0.key.protocolName + "/" + $0.key.transport, $0.value) },
             uniquingKeysWith: +)
     }
 }
