@@ -67,16 +67,3 @@ struct CORS: Sendable {
         return [.accessControlAllowOrigin: "*"]
     }
 }
-
-/// Answers preflights and adds the CORS headers to every answer, errors included.
-struct CORSMiddleware: RouterMiddleware {
-    typealias Context = EddyRequestContext
-    let cors: CORS
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if cors.isPreflight(request) { return cors.preflight(request) }
-        var response = try await next(request, context)
-        cors.decorate(&response, for: request)
-        return response
-    }
-}

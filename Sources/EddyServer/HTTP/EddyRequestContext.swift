@@ -9,9 +9,6 @@ public struct EddyRequestContext: RequestContext {
     public let clientAddress: String
     /// The connection (or HTTP/2 stream) the request arrived on: event streams write to it.
     let channel: any Channel
-    /// The request's head as the client sent it. The router sees a routing key instead (see
-    /// `RoutingKey`); handlers get this head back, so they read the exact bytes of the path.
-    var clientHead: HTTPRequest?
     /// The path exactly as the client sent it, percent-encoding and all.
     var rawPath = "/"
     /// Who asks and how they reached the server; set by `IdentityMiddleware`.

@@ -1,19 +1,21 @@
-import HTTPTypes
-import Hummingbird
+@_spi(Internal) import Hummingbird
 
-/// Hands each request to the router under its routing key (see `RoutingKey`), keeping the
-/// client's head in the context for the handlers.
+/// Finds each request's route by its routing key (see `RoutingKey`) and hands the route the
+/// request as the client sent it. Built by `KeyedRouter`.
 struct EddyResponder: HTTPResponder {
     typealias Context = EddyRequestContext
-    let router: RouterResponder<EddyRequestContext>
+    let trie: RouterTrie<KeyedEndpoint>
+    /// The answer, behind every router middleware, for a request no route takes.
+    let unrouted: any HTTPResponder<Context>
 
     func respond(to request: Request, context: Context) async throws -> Response {
         var context = context
-        context.clientHead = request.head
         context.rawPath = request.uri.path
-        var head = request.head
-        let query = request.uri.query.map { "?" + $0 } ?? ""
-        head.path = RoutingKey.key(for: context.rawPath) + query
-        return try await router.respond(to: Request(head: head, body: request.body), context: context)
+        let responder = trie.resolve(RoutingKey.key(for: context.rawPath))?.value.responders[request.method] ?? unrouted
+        do {
+            return try await responder.respond(to: request, context: context)
+        } catch let error as any HTTPResponseError {
+            return try error.response(from: request, context: context)
+        }
     }
 }

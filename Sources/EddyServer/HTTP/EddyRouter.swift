@@ -28,13 +28,11 @@ struct EddyRouter {
             StatusRoutes.make(status),
             ResourceRoutes.make(resources, timeline: timeline, access: access, limits: writeLimits),
         ]
-        let router = Router(context: EddyRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: CORSMiddleware(cors: cors))
-        router.add(middleware: ProblemMiddleware(maximumBodyBytes: maximumBodyBytes))
-        router.add(middleware: UnroutedMiddleware(allowed: AllowedMethods(beforeIdentity + identified)))
-        for routes in beforeIdentity { router.addRoutes(routes.collection) }
+        let router = KeyedRouter()
+        router.add(middleware: EdgeMiddleware(cors: cors, maximumBodyBytes: maximumBodyBytes))
+        for routes in beforeIdentity { router.add(routes) }
         router.add(middleware: IdentityMiddleware(access: access, cors: cors, scheme: scheme))
-        for routes in identified { router.addRoutes(routes.collection) }
-        return EddyResponder(router: router.buildResponder())
+        for routes in identified { router.add(routes) }
+        return router.buildResponder()
     }
 }

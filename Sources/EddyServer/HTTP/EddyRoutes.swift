@@ -1,9 +1,9 @@
 import HTTPTypes
 import Hummingbird
 
-/// One protocol folder's routes: the `RouteCollection` Hummingbird routes by, plus the methods
-/// each pattern allows, which the router keeps to itself but a 405's `Allow` needs
-/// (`AllowedMethods`). Handlers receive the request as the client sent it, not the routing key.
+/// One protocol folder's routes: a Hummingbird `RouteCollection`, plus the methods each pattern
+/// lists in a 405's `Allow` (`KeyedRouter` checks they are the ones routed). Patterns are
+/// routing keys (`RoutingKey`); handlers receive the request as the client sent it.
 struct EddyRoutes {
     typealias Handler = @Sendable (inout Request, EddyRequestContext) async throws -> Response
 
@@ -16,19 +16,10 @@ struct EddyRoutes {
     mutating func on(_ pattern: String, _ method: HTTPRequest.Method, headToo: Bool = true, _ handler: @escaping Handler) {
         methods.append((pattern, method))
         collection.on(RouterPath(pattern), method: method) { request, context in
-            var request = context.clientHead.map { Request(head: $0, body: request.body) } ?? request
+            var request = request
             return try await handler(&request, context)
         }
-        guard method == .get else { return }
-        if headToo {
-            methods.append((pattern, .head))
-        } else {
-            collection.on(RouterPath(pattern), method: .head, use: Self.refuse)
-        }
-    }
-
-    @Sendable private static func refuse(_: Request, _: EddyRequestContext) async throws -> Response {
-        throw RouteMiss()
+        if method == .get, headToo { methods.append((pattern, .head)) }
     }
 
     /// Middleware for the routes added after it.
@@ -36,6 +27,3 @@ struct EddyRoutes {
         collection.add(middleware: middleware)
     }
 }
-
-/// A route that exists for the path but not for this method; `UnroutedMiddleware` answers it.
-struct RouteMiss: Error {}

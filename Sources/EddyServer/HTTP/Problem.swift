@@ -87,24 +87,3 @@ extension Problem {
         }
     }
 }
-
-/// Turns anything a route throws into its problem response, logging what an operator should
-/// see: server errors and refused writes.
-struct ProblemMiddleware: RouterMiddleware {
-    typealias Context = EddyRequestContext
-    let maximumBodyBytes: Int
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            let problem = Problem.from(error, maximumBodyBytes: maximumBodyBytes)
-            if problem.status == .internalServerError {
-                context.logger.error("request failed", metadata: ["path": "\(context.rawPath)", "error": "\(error)"])
-            } else if problem.status == .tooManyRequests {
-                context.logger.notice("write refused: rate limit", metadata: ["client": "\(context.clientAddress)"])
-            }
-            return problem.response(forHEAD: request.method == .head)
-        }
-    }
-}

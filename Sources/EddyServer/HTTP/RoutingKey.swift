@@ -5,7 +5,7 @@
 ///   path has as a segment: a client's own `%` segment is kept apart as `%%`);
 /// - a resource path (any path but `/healthz` that does not start with `/.`) is put below
 ///   `resources`, so no endpoint's route can catch a resource and no resource route an endpoint.
-/// Handlers never see the key: they get the client's head back (`EddyRequestContext.clientHead`).
+/// Handlers never see the key: `KeyedRouter` only looks it up, and they get the client's request.
 enum RoutingKey {
     static let emptySegment = "%"
     static let resources = "%resources"

@@ -1,0 +1,117 @@
+@_spi(Internal) import Hummingbird
+import EddyCore
+import HTTPTypes
+
+/// Builds Eddy's routing table: Hummingbird's route collections, middleware chains and path
+/// trie, resolved against each request's routing key (see `RoutingKey`) rather than its path.
+///
+/// Why not Hummingbird's `Router`: it resolves `request.uri.path`, so routing by key meant
+/// handing it a second `Request` with the key as its path, and the handlers a third with the
+/// client's head back: about 12,000 instructions a request, 8 % of a `/healthz` answer
+/// (docs/benchmark-log.md, sixteenth series). Here the key is only looked up; every handler and
+/// middleware gets the request the client sent.
+///
+/// What the `Router` gave is kept: patterns and route collections, middleware that applies to
+/// the routes added after it, HEAD answered from GET (body dropped, headers kept). The methods
+/// each pattern lists in a 405's `Allow` are the ones it routes; a GET that opens a stream is
+/// added without HEAD (`EddyRoutes.on(headToo:)`), so its HEAD gets that 405.
+final class KeyedRouter: RouterMethods {
+    typealias Context = EddyRequestContext
+
+    private var patterns: [RouterPath] = []
+    private var endpoints: [String: KeyedEndpoint] = [:]
+    private var listed: [String: [HTTPRequest.Method]] = [:]
+    private var middlewares: [any MiddlewareProtocol<Request, Response, Context>] = []
+
+    /// Adds a protocol folder's routes, with the methods each of its patterns lists.
+    func add(_ routes: EddyRoutes) {
+        addRoutes(routes.collection)
+        for (pattern, method) in routes.methods { listed[RouterPath(pattern).description, default: []].append(method) }
+    }
+
+    @discardableResult
+    func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> Self
+    where Responder.Context == Context {
+        let pattern = path.description
+        if endpoints[pattern] == nil { patterns.append(path) }
+        precondition(endpoints[pattern]?.responders[method] == nil, "\(method) \(pattern) is routed twice")
+        endpoints[pattern, default: KeyedEndpoint()].responders[method] = chained(responder)
+        return self
+    }
+
+    /// Middleware for the routes added after it, and for the answer to a request no route takes.
+    @discardableResult
+    func add(middleware: any MiddlewareProtocol<Request, Response, Context>) -> Self {
+        middlewares.append(middleware)
+        return self
+    }
+
+    /// `responder` behind the middleware added so far, the first added outermost.
+    private func chained(_ responder: any HTTPResponder<Context>) -> any HTTPResponder<Context> {
+        middlewares.reversed().reduce(responder) { next, middleware in Chained(middleware: middleware, next: next) }
+    }
+
+    /// The responder; a route list that disagrees with the routes stops the server at start.
+    func buildResponder() -> EddyResponder {
+        let builder = RouterPathTrieBuilder<KeyedEndpoint>()
+        for path in patterns {
+            let pattern = path.description
+            var endpoint = endpoints[pattern]!
+            let methods = listed[pattern] ?? []
+            endpoint.allow = KeyedEndpoint.listingOrder.filter(methods.contains)
+            if methods.contains(.head), endpoint.responders[.head] == nil, let get = endpoint.responders[.get] {
+                endpoint.responders[.head] = HeadFromGet(get: get)
+            }
+            precondition(
+                Set(endpoint.responders.keys) == Set(endpoint.allow),
+                "\(pattern) routes \(endpoint.responders.keys.map(\.rawValue).sorted()) but lists \(endpoint.allow.map(\.rawValue))")
+            builder.addEntry(path, value: endpoint)
+        }
+        let trie = builder.build()
+        return EddyResponder(trie: trie, unrouted: chained(UnroutedResponder(trie: trie)))
+    }
+}
+
+/// What one pattern routes: a responder per method, and the methods in `Allow` order.
+struct KeyedEndpoint: Sendable {
+    static let listingOrder: [HTTPRequest.Method] = [.get, .head, .options, .post, .put, .patch, .delete]
+
+    var responders: [HTTPRequest.Method: any HTTPResponder<EddyRequestContext>] = [:]
+    var allow: [HTTPRequest.Method] = []
+}
+
+private struct Chained: HTTPResponder {
+    let middleware: any MiddlewareProtocol<Request, Response, EddyRequestContext>
+    let next: any HTTPResponder<EddyRequestContext>
+
+    func respond(to request: Request, context: EddyRequestContext) async throws -> Response {
+        try await middleware.handle(request, context: context) { request, context in
+            try await next.respond(to: request, context: context)
+        }
+    }
+}
+
+/// HEAD from a GET: the GET's answer, every header kept (Content-Length included), no body.
+private struct HeadFromGet: HTTPResponder {
+    let get: any HTTPResponder<EddyRequestContext>
+
+    func respond(to request: Request, context: EddyRequestContext) async throws -> Response {
+        try await get.respond(to: request, context: context).createHeadResponse()
+    }
+}
+
+/// Answers what no route takes, behind the same middleware: 405 with `Allow` where the path
+/// has routes for other methods, else 404.
+private struct UnroutedResponder: HTTPResponder {
+    let trie: RouterTrie<KeyedEndpoint>
+
+    func respond(to request: Request, context: EddyRequestContext) async throws -> Response {
+        let methods = trie.resolve(RoutingKey.key(for: context.rawPath))?.value.allow ?? []
+        guard !methods.isEmpty else {
+            // A resource path no route takes is malformed (an empty segment): say how.
+            if RoutingKey.isResource(context.rawPath) { _ = try ResourcePath(parsing: context.rawPath) }
+            throw Problem.notFound(context.rawPath)
+        }
+        throw Problem.methodNotAllowed(request.method, allowed: methods, target: context.rawPath)
+    }
+}
