@@ -35,7 +35,7 @@ final class KeyedRouter: RouterMethods {
         let pattern = path.description
         if endpoints[pattern] == nil { patterns.append(path) }
         precondition(endpoints[pattern]?.responders[method] == nil, "\(method) \(pattern) is routed twice")
-        endpoints[pattern, default: KeyedEndpoint()].responders[method] = chained(responder)
+        endpoints[pattern, default: KeyedEndpoint(pattern: pattern)].responders[method] = chained(responder)
         return self
     }
 
@@ -65,10 +65,14 @@ final class KeyedRouter: RouterMethods {
             precondition(
                 Set(endpoint.responders.keys) == Set(endpoint.allow),
                 "\(pattern) routes \(endpoint.responders.keys.map(\.rawValue).sorted()) but lists \(endpoint.allow.map(\.rawValue))")
+            endpoints[pattern] = endpoint
             builder.addEntry(path, value: endpoint)
         }
         let trie = builder.build()
-        return EddyResponder(trie: trie, unrouted: chained(UnroutedResponder(trie: trie)))
+        func resource(_ shape: RoutingKey.ResourceShape) -> KeyedEndpoint? { endpoints[RouterPath(shape.pattern).description] }
+        let resources = ResourceEndpoints(
+            object: resource(.object), collection: resource(.collection), rootCollection: resource(.rootCollection))
+        return EddyResponder(trie: trie, resources: resources, unrouted: chained(UnroutedResponder(trie: trie)))
     }
 }
 
@@ -76,6 +80,7 @@ final class KeyedRouter: RouterMethods {
 struct KeyedEndpoint: Sendable {
     static let listingOrder: [HTTPRequest.Method] = [.get, .head, .options, .post, .put, .patch, .delete]
 
+    let pattern: String
     var responders: [HTTPRequest.Method: any HTTPResponder<EddyRequestContext>] = [:]
     var allow: [HTTPRequest.Method] = []
 }

@@ -20,11 +20,58 @@ enum RoutingKey {
         key(for: String(prefix)) + "/**"
     }
 
+    /// The three shapes of resource path, each with the pattern its key resolves to.
+    enum ResourceShape {
+        case object, collection, rootCollection
+
+        var pattern: String {
+            switch self {
+            case .object: RoutingKey.resourceObject
+            case .collection: RoutingKey.resourceCollection
+            case .rootCollection: RoutingKey.rootCollection
+            }
+        }
+    }
+
+    /// A resource path's shape, told from the path alone (an object unless it ends in '/'), so
+    /// the commonest requests need neither the key nor the trie. Nil for an endpoint's path,
+    /// and for a path with an empty or `%` segment before its end, which the trie routes.
+    static func resourceShape(of rawPath: String) -> ResourceShape? {
+        guard isResource(rawPath) else { return nil }
+        let bytes = rawPath.utf8
+        guard bytes.last == UInt8(ascii: "/") else { return isRegular(bytes) ? .object : nil }
+        if bytes.count == 1 { return .rootCollection }
+        return isRegular(bytes.dropLast()) ? .collection : nil
+    }
+
     static func isResource(_ rawPath: String) -> Bool {
         !rawPath.utf8.starts(with: "/.".utf8) && !rawPath.utf8.elementsEqual(HealthRoutes.path.utf8)
     }
 
     static func key(for rawPath: String) -> String {
+        guard isPlain(rawPath) else { return spelledOut(rawPath) }
+        return isResource(rawPath) ? "/" + resources + rawPath : rawPath
+    }
+
+    /// Whether the key is the path itself (below `resources` for a resource).
+    static func isPlain(_ rawPath: String) -> Bool {
+        isRegular(rawPath.utf8)
+    }
+
+    /// Starts with '/' and has no empty segment and no `%` segment.
+    private static func isRegular(_ path: some Collection<UInt8>) -> Bool {
+        let slash = UInt8(ascii: "/"), percent = UInt8(ascii: "%")
+        var last: UInt8 = 0, beforeLast: UInt8 = 0
+        for byte in path {
+            if byte == slash, last == slash || (last == percent && beforeLast == slash) { return false }
+            beforeLast = last
+            last = byte
+        }
+        return path.first == slash && last != slash && !(last == percent && beforeLast == slash)
+    }
+
+    /// The key built segment by segment.
+    static func spelledOut(_ rawPath: String) -> String {
         var key = isResource(rawPath) ? "/" + resources : ""
         let segments = rawPath.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
         for segment in segments {

@@ -7,8 +7,7 @@ import Hummingbird
 enum ResourceRoutes {
     static func make(_ resources: ResourceHandler, timeline: ChunkedTimeline, access: AccessController, limits: WriteLimits) -> EddyRoutes {
         var routes = EddyRoutes()
-        routes.add(middleware: ResourceAccessMiddleware(access: access))
-        routes.add(middleware: WriteLimitMiddleware(limits: limits))
+        routes.add(middleware: ResourceAccessMiddleware(access: access, limits: limits))
         for collection in [RoutingKey.rootCollection, RoutingKey.resourceCollection] {
             routes.on(collection, .get) { request, context in
                 let path = try context.resolvedPath()
@@ -37,12 +36,14 @@ enum ResourceRoutes {
     }
 }
 
-/// Parses the resource path from the raw bytes the client sent and checks the caller may act
-/// on it, before the write limit is charged and before any body is read. A chunked-timeline
-/// read checks access itself, per chunk's items.
+/// Parses the resource path from the raw bytes the client sent, checks the caller may act on
+/// it, then charges a write to the caller's budget, all before any body is read. A
+/// chunked-timeline read checks access itself, per chunk's items. (One middleware, not two:
+/// each is an async call on every resource request.)
 struct ResourceAccessMiddleware: RouterMiddleware {
     typealias Context = EddyRequestContext
     let access: AccessController
+    let limits: WriteLimits
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -52,6 +53,7 @@ struct ResourceAccessMiddleware: RouterMiddleware {
         if !(reads && path.isCollection && ChunkedTimeline.isAsked(by: request)) {
             try access.authorize(try context.identified().identity, to: reads ? .read : .write, at: path)
         }
+        if !reads && request.method != .options { try limits.charge(try context.identified()) }
         return try await next(request, context)
     }
 }
