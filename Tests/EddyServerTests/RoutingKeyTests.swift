@@ -37,5 +37,8 @@ struct RoutingKeyTests {
         #expect(RoutingKey.resourceShape(of: "/%/") == nil)
         #expect(RoutingKey.resourceShape(of: "/.eddy/events") == nil)
         #expect(RoutingKey.resourceShape(of: "/healthz") == nil)
+        #expect(RoutingKey.resourceShape(of: "/healthy") == .object)
+        #expect(RoutingKey.resourceShape(of: "/healthz/") == .collection)
+        #expect(RoutingKey.resourceShape(of: "/a.b") == .object)
     }
 }

@@ -14,7 +14,7 @@ struct EddyResponder: HTTPResponder {
     func respond(to request: Request, context: Context) async throws -> Response {
         var context = context
         context.rawPath = request.uri.path
-        let responder = endpoint(for: context.rawPath)?.responders[request.method] ?? unrouted
+        let responder = endpoint(for: context.rawPath)?[request.method] ?? unrouted
         do {
             return try await responder.respond(to: request, context: context)
         } catch let error as any HTTPResponseError {

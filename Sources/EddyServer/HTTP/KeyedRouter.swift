@@ -34,8 +34,8 @@ final class KeyedRouter: RouterMethods {
     where Responder.Context == Context {
         let pattern = path.description
         if endpoints[pattern] == nil { patterns.append(path) }
-        precondition(endpoints[pattern]?.responders[method] == nil, "\(method) \(pattern) is routed twice")
-        endpoints[pattern, default: KeyedEndpoint(pattern: pattern)].responders[method] = chained(responder)
+        precondition(endpoints[pattern]?[method] == nil, "\(method) \(pattern) is routed twice")
+        endpoints[pattern, default: KeyedEndpoint(pattern: pattern)].add(method, chained(responder))
         return self
     }
 
@@ -59,12 +59,12 @@ final class KeyedRouter: RouterMethods {
             var endpoint = endpoints[pattern]!
             let methods = listed[pattern] ?? []
             endpoint.allow = KeyedEndpoint.listingOrder.filter(methods.contains)
-            if methods.contains(.head), endpoint.responders[.head] == nil, let get = endpoint.responders[.get] {
-                endpoint.responders[.head] = HeadFromGet(get: get)
+            if methods.contains(.head), endpoint[.head] == nil, let get = endpoint[.get] {
+                endpoint.add(.head, HeadFromGet(get: get))
             }
             precondition(
-                Set(endpoint.responders.keys) == Set(endpoint.allow),
-                "\(pattern) routes \(endpoint.responders.keys.map(\.rawValue).sorted()) but lists \(endpoint.allow.map(\.rawValue))")
+                Set(endpoint.routed) == Set(endpoint.allow),
+                "\(pattern) routes \(endpoint.routed.map(\.rawValue).sorted()) but lists \(endpoint.allow.map(\.rawValue))")
             endpoints[pattern] = endpoint
             builder.addEntry(path, value: endpoint)
         }
@@ -81,8 +81,24 @@ struct KeyedEndpoint: Sendable {
     static let listingOrder: [HTTPRequest.Method] = [.get, .head, .options, .post, .put, .patch, .delete]
 
     let pattern: String
-    var responders: [HTTPRequest.Method: any HTTPResponder<EddyRequestContext>] = [:]
+    private var responders: [(method: HTTPRequest.Method, responder: any HTTPResponder<EddyRequestContext>)] = []
     var allow: [HTTPRequest.Method] = []
+
+    init(pattern: String) {
+        self.pattern = pattern
+    }
+
+    /// Searched in turn: there are at most seven, and comparing two short method names costs
+    /// less than hashing one.
+    subscript(method: HTTPRequest.Method) -> (any HTTPResponder<EddyRequestContext>)? {
+        responders.first { $0.method == method }?.responder
+    }
+
+    var routed: [HTTPRequest.Method] { responders.map(\.method) }
+
+    mutating func add(_ method: HTTPRequest.Method, _ responder: any HTTPResponder<EddyRequestContext>) {
+        responders.append((method, responder))
+    }
 }
 
 private struct Chained: HTTPResponder {

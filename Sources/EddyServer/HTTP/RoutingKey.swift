@@ -45,7 +45,10 @@ enum RoutingKey {
     }
 
     static func isResource(_ rawPath: String) -> Bool {
-        !rawPath.utf8.starts(with: "/.".utf8) && !rawPath.utf8.elementsEqual(HealthRoutes.path.utf8)
+        let bytes = rawPath.utf8
+        var leading = bytes.makeIterator()
+        if leading.next() == UInt8(ascii: "/"), leading.next() == UInt8(ascii: ".") { return false }
+        return bytes.count != HealthRoutes.path.utf8.count || !bytes.elementsEqual(HealthRoutes.path.utf8)
     }
 
     static func key(for rawPath: String) -> String {
