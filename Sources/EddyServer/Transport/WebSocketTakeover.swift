@@ -56,7 +56,9 @@ final class WebSocketTakeover: ChannelDuplexHandler, RemovableChannelHandler, Ke
     private let eventLoop: any EventLoop
     private let logger: Logger
     private var context: ChannelHandlerContext?
-    private var machine: Machine
+    /// Not checked for exclusive access at run time, for the reason `EventStreamHandoff`'s
+    /// machine is not: a value that returns actions, touched only on the loop.
+    @exclusivity(unchecked) private var machine: Machine
 
     private init(eventLoop: any EventLoop, maximumMessageBytes: Int, logger: Logger) {
         self.eventLoop = eventLoop
