@@ -3,7 +3,9 @@
 # unlike CPU time, the count does not move when neighbours load the machine, so builds can be
 # compared on a shared one. The load tool runs outside valgrind; callgrind's counters are zeroed
 # once the subscribers are ready (or just before the requests) and dumped once the work is done,
-# so connecting, starting and closing are left out. Loopback only; the server is stopped at the end.
+# so connecting, starting and closing are left out, and so are keep-alive comments and WebSocket
+# pings (an hour apart): they cost by the second, not by the delivery, and a slower build would
+# be charged for more of them. Loopback only; the server is stopped at the end.
 #
 #   bench/callgrind-cost.sh MODE OUT-PREFIX     (EDDY, LOAD: the release binaries to use)
 #
@@ -46,7 +48,7 @@ cc -O2 -shared -fPIC -o "$work/shim.so" "$work/shim.c"
 LD_PRELOAD="$work/shim.so" valgrind --tool=callgrind --callgrind-out-file="$OUT.cg" \
     "$work/eddy" serve --port "$PORT" --data "$work/data" --log-level warning \
     --max-connections-per-address 100000 --write-rate 1000000 --write-burst 1000000 \
-    --keep-alive 3600 >"$OUT.server.log" 2>&1 &
+    --keep-alive 3600 --ws-ping 3600 >"$OUT.server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
