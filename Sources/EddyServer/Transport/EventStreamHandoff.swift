@@ -29,19 +29,16 @@ final class EventStreamHandoff: ChannelDuplexHandler, RemovableChannelHandler, K
 
     typealias Machine = EventStreamHandoffStateMachine
 
-    /// Confined to the event loop, as everything here but the atomics. Not checked for
-    /// exclusive access at run time: the machine is a value whose methods return actions
-    /// rather than call back into this handler, and it is only touched on the loop, so no two
-    /// accesses can overlap. Checked, every delivery paid about 160 instructions for it, 1.4 %
-    /// of a WebSocket delivery (docs/benchmark-log.md, seventeenth series).
+    /// Confined to the event loop, as everything here but the atomics. Unchecked for exclusive
+    /// access: a value whose methods return actions, never call back, so no two accesses overlap
+    /// (the check cost about 100 instructions per delivery: benchmark-log, seventeenth series).
     @exclusivity(unchecked) private var machine = Machine()
     private var context: ChannelHandlerContext?
     /// The mailbox of the connection's event loop.
     private let mailbox: FrameMailbox
     /// Frames were written since the last flush.
     private var unflushed = false
-    /// Where the mailbox's drain `drain` gathers this stream's bytes (drains count from 1).
-    /// Unchecked like `machine`: only read and assigned whole, on the loop, once per delivery.
+    /// Where drain `drain` gathers this stream's bytes (from 1); only read and assigned whole.
     @exclusivity(unchecked) var gatherSlot: (drain: UInt, index: Int) = (0, 0)
 
     private var capacity = 0
