@@ -7,6 +7,14 @@ struct WriteLimits: Sendable {
     let limiter: RateLimiter
 
     /// Spends `cost` writes of the caller's budget, or refuses with 429 and `Retry-After`.
+    /// Whether a request of `method` spends the caller's budget: every one that can change state.
+    static func charges(_ method: HTTPRequest.Method) -> Bool {
+        switch method {
+        case .get, .head, .options: false
+        default: true
+        }
+    }
+
     func charge(_ exchange: Exchange, cost: Int = 1) throws {
         guard cost > 0 else { return }
         let key = exchange.identity.subject.map { "sub:" + $0 } ?? "addr:" + exchange.clientAddress
@@ -26,10 +34,7 @@ struct WriteLimitMiddleware: RouterMiddleware {
     let limits: WriteLimits
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch request.method {
-        case .get, .head, .options: break
-        default: try limits.charge(try context.identified())
-        }
+        if WriteLimits.charges(request.method) { try limits.charge(try context.identified()) }
         return try await next(request, context)
     }
 }

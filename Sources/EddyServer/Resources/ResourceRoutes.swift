@@ -53,7 +53,7 @@ struct ResourceAccessMiddleware: RouterMiddleware {
         if !(reads && path.isCollection && ChunkedTimeline.isAsked(by: request)) {
             try access.authorize(try context.identified().identity, to: reads ? .read : .write, at: path)
         }
-        if !reads && request.method != .options { try limits.charge(try context.identified()) }
+        if WriteLimits.charges(request.method) { try limits.charge(try context.identified()) }
         return try await next(request, context)
     }
 }
