@@ -82,9 +82,13 @@ public final class SQLiteStore: ResourceStore {
 
     public func resource(at path: ResourcePath) async throws -> StoredResource? {
         let epoch = self.epoch
-        return try await pool.read { db in
+        // One statement sees one snapshot of the database by itself: the BEGIN and COMMIT of a
+        // read transaction around it would add two statements' work and isolate nothing more.
+        // Prepared once per reader connection, not per read: preparing it was about a quarter
+        // of a GET's instructions (docs/benchmark-log.md, sixteenth series).
+        return try await pool.unsafeRead { db in
             try Row.fetchOne(
-                db, sql: "SELECT value, version, created_seq, updated_at, created_at FROM resources WHERE path = ? AND value IS NOT NULL",
+                db.cachedStatement(sql: "SELECT value, version, created_seq, updated_at, created_at FROM resources WHERE path = ? AND value IS NOT NULL"),
                 arguments: [path.description]
             ).map { Self.resource(path: path, row: $0, epoch: epoch) }
         }
@@ -93,13 +97,13 @@ public final class SQLiteStore: ResourceStore {
     public func children(of collection: ResourcePath, limit: Int, descending: Bool) async throws -> [StoredResource] {
         let epoch = self.epoch
         let order = descending ? "DESC" : "ASC"
-        return try await pool.read { db in
+        return try await pool.unsafeRead { db in
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT path, value, version, created_seq, updated_at, created_at FROM resources
-                    WHERE parent = ? AND value IS NOT NULL ORDER BY created_seq \(order) LIMIT ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT path, value, version, created_seq, updated_at, created_at FROM resources
+                        WHERE parent = ? AND value IS NOT NULL ORDER BY created_seq \(order) LIMIT ?
+                        """),
                 arguments: [collection.description, limit])
             return try rows.map { row in
                 let path = try ResourcePath(decoded: row["path"])
@@ -111,8 +115,9 @@ public final class SQLiteStore: ResourceStore {
     public func collectionExists(_ collection: ResourcePath) async throws -> Bool {
         if collection == .root { return true }
         let (low, high) = collection.subtreeRange
-        return try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM resources WHERE path > ? AND path < ?)", arguments: [low, high]) ?? false
+        return try await pool.unsafeRead { db in
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM resources WHERE path > ? AND path < ?)"), arguments: [low, high]) ?? false
         }
     }
 
