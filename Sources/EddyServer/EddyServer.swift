@@ -166,9 +166,13 @@ public struct EddyServer: Sendable {
             maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents)
         return WebSocketRoutes(
             services: [
-                LiveEndpoints.multiplexSocket: multiplexSocket,
-                Concrnt.realtimePath: ConcrntRealtime(
+                ByteIdentity(LiveEndpoints.multiplexSocket): multiplexSocket,
+                ByteIdentity(Concrnt.realtimePath): ConcrntRealtime(
                     hub: hub, access: access, maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
+                    maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents),
+                ByteIdentity(LegacySocket.path): LegacySocket(
+                    hub: hub, access: access, scheme: configuration.servesTLS ? "https" : "http",
+                    maximumSubscriptions: configuration.maximumSubscriptionsPerConnection,
                     maximumMessageBytes: configuration.maximumWebSocketMessageBytes, bufferMessages: configuration.subscriberBufferEvents),
             ],
             solid: SolidSocket(channels: solidChannels, hub: hub, access: access, epoch: store.epoch, bufferMessages: configuration.subscriberBufferEvents),

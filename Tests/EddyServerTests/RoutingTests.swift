@@ -38,11 +38,12 @@ import Glibc
         ("/.eddy/solid/subscription/WebSocketChannel2023", ["GET", "HEAD", "OPTIONS", "POST"]),
         ("/.eddy/solid/channel/x", ["GET", "HEAD", "DELETE"]),
         ("/.eddy/solid/receive/x", ["GET"]),
-        ("/", ["GET", "HEAD", "POST"]),
-        ("/c/", ["GET", "HEAD", "POST"]),
-        ("/a", ["GET", "HEAD", "PUT", "PATCH", "DELETE"]),
-        ("/healthz/", ["GET", "HEAD", "POST"]),
-        ("/healthz/a", ["GET", "HEAD", "PUT", "PATCH", "DELETE"]),
+        ("/.eddy/solid-0.1", ["GET", "HEAD"]),
+        ("/", ["GET", "HEAD", "OPTIONS", "POST"]),
+        ("/c/", ["GET", "HEAD", "OPTIONS", "POST"]),
+        ("/a", ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]),
+        ("/healthz/", ["GET", "HEAD", "OPTIONS", "POST"]),
+        ("/healthz/a", ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]),
     ]
 
     static let methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]

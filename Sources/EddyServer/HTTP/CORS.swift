@@ -9,7 +9,7 @@ struct CORS: Sendable {
 
     static let allowHeaders =
         "Authorization, Content-Type, If-Match, If-None-Match, Wait, Prefer, Uri, Last-Event-ID, Accept, Cache-Control"
-    static let exposeHeaders = "ETag, Link, Location, Content-Location, Retry-After, WWW-Authenticate, Allow, Accept-Post"
+    static let exposeHeaders = "ETag, Link, Location, Content-Location, Retry-After, WWW-Authenticate, Allow, Accept-Post, Updates-Via"
     static let allowMethods = "GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS"
 
     func isPreflight(_ request: Request) -> Bool {
@@ -40,23 +40,14 @@ struct CORS: Sendable {
         guard let origin else { return true }
         if allowedOrigins.contains(origin) { return true }
         guard let host, let (scheme, authority) = Self.split(origin: origin) else { return false }
-        return Self.withPort(authority, scheme: scheme) == Self.withPort(host.lowercased(), scheme: scheme)
+        return Authority.same(authority, host[...], scheme: scheme)
     }
 
-    private static func split(origin: String) -> (scheme: String, authority: String)? {
+    private static func split(origin: String) -> (scheme: Substring, authority: Substring)? {
         guard let separator = origin.range(of: "://") else { return nil }
         let authority = origin[separator.upperBound...]
         guard !authority.isEmpty, !authority.contains("/") else { return nil }
-        return (origin[..<separator.lowerBound].lowercased(), authority.lowercased())
-    }
-
-    /// `host[:port]` with the scheme's default port made explicit, so `example.com` matches
-    /// `example.com:80` on http.
-    private static func withPort(_ authority: String, scheme: String) -> String {
-        let hostEnd = authority.hasPrefix("[") ? authority.firstIndex(of: "]").map(authority.index(after:)) : nil
-        let portPart = authority[(hostEnd ?? authority.startIndex)...]
-        if portPart.contains(":") { return authority }
-        return authority + (scheme == "https" || scheme == "wss" ? ":443" : ":80")
+        return (origin[..<separator.lowerBound], authority)
     }
 
     private func originHeaders(_ request: Request) -> HTTPFields {

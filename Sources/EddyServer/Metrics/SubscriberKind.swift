@@ -12,11 +12,12 @@ extension HubSubscriberKind {
     static let longPoll = SubscriberKind(protocolName: "liveresource", transport: "longpoll")
     static let concrnt = SubscriberKind(protocolName: "concrnt", transport: "websocket")
     static let solidNotifications = SubscriberKind(protocolName: "solid", transport: "notification-channel")
+    static let solidLegacy = SubscriberKind(protocolName: "solid", transport: "solid-0.1")
     static let webhook = SubscriberKind(protocolName: "webhook", transport: "http-callback")
 
     /// Every kind, so a kind with no subscribers still reads 0 rather than vanishing.
     static let all: [SubscriberKind] = [
-        .eventStream, .multiplex, .liveResourceSocket, .longPoll, .concrnt, .solidNotifications, .webhook, .inProcess,
+        .eventStream, .multiplex, .liveResourceSocket, .longPoll, .concrnt, .solidNotifications, .solidLegacy, .webhook, .inProcess,
     ]
 
     /// Always 0, as every subscriber type declares its kind; still exported so that the

@@ -12,6 +12,11 @@ struct ResourceHandler: Sendable {
     static let jsonTypes: Set<String> = ["application/json"]
     static let patchTypes: Set<String> = ["application/merge-patch+json", "application/json"]
 
+    /// What a resource path takes; the `Updates-Via` header is added with every resource answer.
+    static func options(allowing methods: String) -> Response {
+        Response(status: .noContent, headers: [.allow: methods, .contentLength: "0"])
+    }
+
     func read(_ request: Request, _ path: ResourcePath, _ exchange: Exchange) async throws -> Response {
         let inm = try condition(request, .ifNoneMatch)
         if let inm, let seconds = try WaitRequest.seconds(request.headers, maximum: configuration.maximumWaitSeconds) {

@@ -19,6 +19,10 @@ enum ResourceRoutes {
             routes.on(collection, .post) { request, context in
                 try await resources.append(&request, to: context.resolvedPath(), context.identified())
             }
+            routes.on(collection, .options) { _, _ in ResourceHandler.options(allowing: "GET, HEAD, OPTIONS, POST") }
+        }
+        routes.on(RoutingKey.resourceObject, .options) { _, _ in
+            ResourceHandler.options(allowing: "GET, HEAD, OPTIONS, PUT, PATCH, DELETE")
         }
         routes.on(RoutingKey.resourceObject, .get) { request, context in
             try await resources.read(request, context.resolvedPath(), context.identified())
@@ -38,8 +42,10 @@ enum ResourceRoutes {
 
 /// Parses the resource path from the raw bytes the client sent, checks the caller may act on
 /// it, then charges a write to the caller's budget, all before any body is read. A
-/// chunked-timeline read checks access itself, per chunk's items. (One middleware, not two:
-/// each is an async call on every resource request.)
+/// chunked-timeline read checks access itself, per chunk's items; an `OPTIONS` needs no access,
+/// as it tells only what the server does. Every answer, refusals included, names the
+/// `solid-0.1` socket in `Updates-Via`, where a Solid client looks for it. (One middleware, not
+/// several: each is an async call on every resource request.)
 struct ResourceAccessMiddleware: RouterMiddleware {
     typealias Context = EddyRequestContext
     let access: AccessController
@@ -47,14 +53,23 @@ struct ResourceAccessMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let path = try ResourcePath(parsing: context.rawPath)
-        context.resourcePath = path
-        let reads = request.method == .get || request.method == .head
-        if !(reads && path.isCollection && ChunkedTimeline.isAsked(by: request)) {
-            try access.authorize(try context.identified().identity, to: reads ? .read : .write, at: path)
+        let exchange = try context.identified()
+        let updatesVia = LegacySocket.url(exchange.baseURL)
+        do {
+            let path = try ResourcePath(parsing: context.rawPath)
+            context.resourcePath = path
+            let reads = request.method == .get || request.method == .head
+            if request.method != .options && !(reads && path.isCollection && ChunkedTimeline.isAsked(by: request)) {
+                try access.authorize(exchange.identity, to: reads ? .read : .write, at: path)
+            }
+            if WriteLimits.charges(request.method) { try limits.charge(exchange) }
+            var response = try await next(request, context)
+            response.headers[LegacySocket.updatesVia] = updatesVia
+            return response
+        } catch var problem as Problem {
+            problem.headers[LegacySocket.updatesVia] = updatesVia
+            throw problem
         }
-        if WriteLimits.charges(request.method) { try limits.charge(try context.identified()) }
-        return try await next(request, context)
     }
 }
 

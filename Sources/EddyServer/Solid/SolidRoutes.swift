@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 
 /// Solid Notifications: the storage description, the subscription services, channel resources
-/// and the capability URLs notifications stream from.
+/// the capability URLs notifications stream from, and the legacy `solid-0.1` socket.
 enum SolidRoutes {
     static func make(_ solid: SolidEndpoints) -> EddyRoutes {
         var routes = EddyRoutes()
@@ -20,6 +20,12 @@ enum SolidRoutes {
             routes.on(channels, method) { request, context in
                 try await solid.channelResource(request, exchange: context.identified())
             }
+        }
+        routes.on(RoutingKey.key(for: LegacySocket.path), .get) { _, context in
+            throw Problem(
+                .init(code: 426, reasonPhrase: "Upgrade Required"), "websocket-required",
+                "\(context.rawPath) speaks WebSocket (subprotocol \(LegacySocket.subprotocol)); open it with an Upgrade request",
+                headers: [.upgrade: "websocket"])
         }
         // A notification stream keeps the connection; a HEAD cannot ask for that.
         routes.on(RoutingKey.below(StorageDescription.receivePrefix.dropLast()), .get, headToo: false) { request, context in

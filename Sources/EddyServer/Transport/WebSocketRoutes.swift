@@ -23,7 +23,8 @@ protocol WebSocketService: Sendable {
 /// Decides WebSocket upgrades by path. A request that is not upgraded (unknown path, bad
 /// token) falls through to the HTTP responder, which answers it with a problem.
 struct WebSocketRoutes: Sendable {
-    let services: [String: any WebSocketService]
+    /// By path, compared as bytes.
+    let services: [ByteIdentity: any WebSocketService]
     /// Solid channel sockets, whose paths carry their capability.
     let solid: SolidSocket
     let access: AccessController
@@ -37,7 +38,7 @@ struct WebSocketRoutes: Sendable {
         let target = request.path ?? "/"
         let path = String(target.split(separator: "?", maxSplits: 1).first ?? "")
         let service: any WebSocketService
-        if let exact = services[path] {
+        if let exact = services[ByteIdentity(path)] {
             service = exact
         } else if path.hasPrefix(StorageDescription.receivePrefix), await solid.accepts(path: path) {
             service = solid
@@ -53,7 +54,7 @@ struct WebSocketRoutes: Sendable {
         var headers = HTTPFields()
         let offered = request.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
-        if let chosen = offered.first(where: service.subprotocols.contains) {
+        if let chosen = offered.first(where: { offer in service.subprotocols.contains { $0.hasSameBytes(as: offer) } }) {
             headers[.secWebSocketProtocol] = chosen
         } else if !offered.isEmpty {
             // Offered only protocols we do not speak: refuse rather than pretend.
