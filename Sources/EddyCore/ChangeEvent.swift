@@ -18,7 +18,7 @@ public enum ChangeKind: Int, Sendable, Codable, CustomStringConvertible {
 }
 
 /// One committed change, as the log keeps it. `value` is the resource's JSON text after the
-/// change, nil for a deletion (the tombstone).
+/// change, nil for a deletion; a deletion may instead keep a `tombstone`.
 public struct ChangeEvent: Sendable, Hashable {
     public let sequence: SequenceNumber
     public let path: ResourcePath
@@ -27,14 +27,29 @@ public struct ChangeEvent: Sendable, Hashable {
     /// Commit time, in milliseconds since 1970.
     public let timestamp: Int64
     public let value: String?
+    /// What a deletion left in the log beside its path, as JSON text: for a Concrnt document the
+    /// signed document that deleted it, which realtime relays. Nil for other changes. A store
+    /// keeps it in the event's value column, which a deletion otherwise leaves empty.
+    public let tombstone: String?
 
-    public init(sequence: SequenceNumber, path: ResourcePath, kind: ChangeKind, etag: ETag, timestamp: Int64, value: String?) {
+    public init(
+        sequence: SequenceNumber, path: ResourcePath, kind: ChangeKind, etag: ETag, timestamp: Int64, value: String?, tombstone: String? = nil
+    ) {
         self.sequence = sequence
         self.path = path
         self.kind = kind
         self.etag = etag
         self.timestamp = timestamp
         self.value = value
+        self.tombstone = tombstone
+    }
+
+    /// An event as a store's log holds it: `logged` is the value column, a deletion's tombstone.
+    public init(sequence: SequenceNumber, path: ResourcePath, kind: ChangeKind, etag: ETag, timestamp: Int64, logged: String?) {
+        let deleted = kind == .deleted
+        self.init(
+            sequence: sequence, path: path, kind: kind, etag: etag, timestamp: timestamp, value: deleted ? nil : logged,
+            tombstone: deleted ? logged : nil)
     }
 
     public var date: Date { Date(timeIntervalSince1970: Double(timestamp) / 1000) }

@@ -27,15 +27,20 @@ public struct Mutation: Sendable {
     /// When the resource is created: its place on timelines (milliseconds since 1970). Nil
     /// means the commit time; a signed document brings its own.
     public let createdAt: Int64?
+    /// For a deletion: what the log keeps of it beside the path (`ChangeEvent.tombstone`), such
+    /// as the signed document that asked for it. Ignored by every other operation.
+    public let tombstone: JSONDocument?
 
     public init(
-        path: ResourcePath, operation: Operation, ifMatch: ETagCondition? = nil, ifNoneMatch: ETagCondition? = nil, createdAt: Int64? = nil
+        path: ResourcePath, operation: Operation, ifMatch: ETagCondition? = nil, ifNoneMatch: ETagCondition? = nil, createdAt: Int64? = nil,
+        tombstone: JSONDocument? = nil
     ) {
         self.path = path
         self.operation = operation
         self.ifMatch = ifMatch
         self.ifNoneMatch = ifNoneMatch
         self.createdAt = createdAt
+        self.tombstone = tombstone
     }
 
     /// Decides, given the current state of the target, whether the preconditions hold.

@@ -26,13 +26,20 @@ public enum MutationPlan: Sendable {
         public let kind: ChangeKind
         /// Nil for a deletion (the row becomes a tombstone).
         public let value: String?
+        /// What the deletion's event keeps (`Mutation.tombstone`); nil for every other write.
+        public let tombstone: String?
         public let sequence: SequenceNumber
         public let createdSequence: SequenceNumber
         public let createdAt: Int64
         public let time: Int64
 
+        /// The text of the event's `value` column: the value, or for a deletion its tombstone.
+        public var loggedValue: String? { value ?? tombstone }
+
         public func event(epoch: String) -> ChangeEvent {
-            ChangeEvent(sequence: sequence, path: path, kind: kind, etag: ETag(epoch: epoch, version: sequence), timestamp: time, value: value)
+            ChangeEvent(
+                sequence: sequence, path: path, kind: kind, etag: ETag(epoch: epoch, version: sequence), timestamp: time, value: value,
+                tombstone: tombstone)
         }
 
         public func outcome(epoch: String) -> CommitOutcome {
@@ -75,7 +82,7 @@ extension Mutation {
         let created = kind == .created
         return .write(
             .init(
-                path: target, kind: kind, value: newValue, sequence: sequence,
+                path: target, kind: kind, value: newValue, tombstone: kind == .deleted ? tombstone?.text : nil, sequence: sequence,
                 createdSequence: created ? sequence : (current?.createdSequence ?? sequence),
                 createdAt: created ? (createdAt ?? now) : (current?.createdAt ?? now), time: now))
     }

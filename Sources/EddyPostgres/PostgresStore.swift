@@ -206,7 +206,7 @@ public final class PostgresStore: ResourceStore {
             events.append(
                 ChangeEvent(
                     sequence: sequence, path: try ResourcePath(decoded: path), kind: changeKind, etag: ETag(epoch: epoch, version: sequence),
-                    timestamp: time, value: value))
+                    timestamp: time, logged: value))
         }
         return events
     }

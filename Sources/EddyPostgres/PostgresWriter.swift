@@ -128,7 +128,7 @@ final class PostgresWriter: Sendable {
             """
             WITH logged AS (
                 INSERT INTO events(seq, path, parent, kind, time, value)
-                VALUES (\(sequence), \(path), \(parent), \(write.kind.rawValue), \(write.time), \(write.value))
+                VALUES (\(sequence), \(path), \(parent), \(write.kind.rawValue), \(write.time), \(write.loggedValue))
             )
             INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at)
             VALUES (\(path), \(parent), \(write.value), \(sequence), \(Int64(write.createdSequence)), \(write.time), \(write.createdAt))

@@ -262,7 +262,7 @@ public final class SQLiteStore: ResourceStore {
         case .write(let write):
             let parent = path.parent?.description ?? ""
             try db.cachedStatement(sql: "INSERT INTO events(seq, path, parent, kind, time, value) VALUES (?, ?, ?, ?, ?, ?)").execute(
-                arguments: [Int64(sequence), path.description, parent, write.kind.rawValue, now, write.value])
+                arguments: [Int64(sequence), path.description, parent, write.kind.rawValue, now, write.loggedValue])
             try db.cachedStatement(
                 sql: """
                     INSERT INTO resources(path, parent, value, version, created_seq, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -304,6 +304,6 @@ public final class SQLiteStore: ResourceStore {
         }
         return ChangeEvent(
             sequence: sequence, path: try ResourcePath(decoded: row["path"]), kind: kind,
-            etag: ETag(epoch: epoch, version: sequence), timestamp: row["time"], value: row["value"])
+            etag: ETag(epoch: epoch, version: sequence), timestamp: row["time"], logged: row["value"])
     }
 }

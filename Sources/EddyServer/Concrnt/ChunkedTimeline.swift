@@ -18,12 +18,21 @@ import Hummingbird
 /// credentials are cached privately: a shared cache must not hand them to anyone else.
 struct ChunkedTimeline: Sendable {
     static let mediaType = "application/chunked-timeline+json"
+    /// The deployed network's name for it since 2025-12-01; both are understood.
+    static let chunklineMediaType = "application/chunkline+json"
     /// Chunks searched for one with a visible entry before an iterator gives up.
     static let maximumChunksSkipped = 64
 
-    /// A collection's GET asks for its timeline instead of its listing with this media type.
+    /// A collection's GET asks for its timeline instead of its listing with either media type.
     static func isAsked(by request: Request) -> Bool {
-        request.headers[.accept]?.contains(mediaType) == true
+        guard let accept = request.headers[.accept] else { return false }
+        return accept.contains(mediaType) || accept.contains(chunklineMediaType)
+    }
+
+    /// The media type an answer is labelled with: the deployed name to a client that asked by
+    /// it, else the spec's.
+    static func answeredMediaType(for request: Request) -> String {
+        request.headers[.accept]?.contains(chunklineMediaType) == true ? chunklineMediaType : mediaType
     }
 
     let store: any ResourceStore
@@ -45,7 +54,7 @@ struct ChunkedTimeline: Sendable {
     func respond(_ request: Request, collection: ResourcePath, exchange: Exchange) async throws -> Response {
         guard collection.isCollection else { throw Problem.badRequest("invalid-path", "timelines belong to collections (paths ending in '/')") }
         try access.authorize(exchange.identity, to: .read, at: collection)
-        guard try await store.collectionExists(collection) else { throw Problem.notFound(collection.description) }
+        guard try await exists(collection) else { throw Problem.notFound(collection.description) }
         let view = View(
             store: store, collection: collection, chunkSize: chunkSize,
             admits: access.eventAdmission(for: .children(collection), identity: exchange.identity) ?? { _ in true })
@@ -67,6 +76,14 @@ struct ChunkedTimeline: Sendable {
             return try await body(view, chunk: asked, ascending: direction == "asc", request: request, exchange: exchange, isPrivate: isPrivate)
         }
         return try await document(view, first: first, last: last, request: request, exchange: exchange, isPrivate: isPrivate)
+    }
+
+    /// A collection exists while it has a child; a Concrnt timeline also from the moment its
+    /// own document is committed, before its first member.
+    private func exists(_ collection: ResourcePath) async throws -> Bool {
+        if try await store.collectionExists(collection) { return true }
+        guard collection.segments.count >= 3, collection.segments[0].hasSameBytes(as: ConcrntURI.root) else { return false }
+        return try await store.resource(at: ResourcePath(segments: collection.segments, isCollection: false)) != nil
     }
 
     private func document(_ view: View, first: Int64, last: Int64, request: Request, exchange: Exchange, isPrivate: Bool) async throws -> Response {
@@ -101,24 +118,29 @@ struct ChunkedTimeline: Sendable {
 
     private func body(_ view: View, chunk id: Int64, ascending: Bool, request: Request, exchange: Exchange, isPrivate: Bool) async throws -> Response {
         let entries = try await view.entries(inChunk: id, descending: !ascending)
-        let items = entries.map { entry -> String in
-            let timestamp = JSONValue.quoted(Instant.format(Date(timeIntervalSince1970: Double(entry.createdAt) / 1000)))
-            if let json = try? JSONValue(parsing: entry.value), json["member"] == .bool(true), case .string(let href)? = json["href"] {
-                return "{\"timestamp\":\(timestamp),\"href\":\(JSONValue.quoted(href))}"
-            }
-            return "{\"timestamp\":\(timestamp),\"href\":\(JSONValue.quoted(exchange.baseURL + entry.path.encoded)),\"content\":\(entry.itemText)}"
-        }
-        let body = "[" + items.joined(separator: ",") + "]"
+        let body = "[" + entries.map { Self.item(of: $0, baseURL: exchange.baseURL).text }.joined(separator: ",") + "]"
         return cached(body, maxAge: id < currentChunk ? pastChunkMaxAge : currentChunkMaxAge, request: request, isPrivate: isPrivate)
     }
 
+    /// A timeline entry: a Concrnt member names its document by `href`; any other child is
+    /// named by its URL and carried whole as `content`.
+    static func item(of entry: StoredResource, baseURL: String) -> (href: String, text: String) {
+        let timestamp = JSONValue.quoted(Instant.format(Date(timeIntervalSince1970: Double(entry.createdAt) / 1000)))
+        if let json = try? JSONValue(parsing: entry.value), json["member"] == .bool(true), case .string(let href)? = json["href"] {
+            return (href, "{\"timestamp\":\(timestamp),\"href\":\(JSONValue.quoted(href))}")
+        }
+        let href = baseURL + entry.path.encoded
+        return (href, "{\"timestamp\":\(timestamp),\"href\":\(JSONValue.quoted(href)),\"content\":\(entry.itemText)}")
+    }
+
     /// A response with a strong ETag of its bytes, honouring `If-None-Match`.
-    private func cached(_ body: String, maxAge: Int, request: Request, isPrivate: Bool) -> Response {
+    func cached(_ body: String, maxAge: Int, request: Request, isPrivate: Bool) -> Response {
         let digest = SHA256.hash(data: Data(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let etag = ETag(opaque: digest)
         var headers: HTTPFields = [
-            .eTag: etag.headerValue, .cacheControl: "\(isPrivate ? "private" : "public"), max-age=\(maxAge)", .contentType: Self.mediaType,
-            .vary: "Authorization, Cookie",
+            .eTag: etag.headerValue, .cacheControl: "\(isPrivate ? "private" : "public"), max-age=\(maxAge)",
+            .contentType: Self.answeredMediaType(for: request),
+            .vary: "Accept, Authorization, Cookie",
         ]
         if let inm = request.headers[.ifNoneMatch].flatMap(ETagCondition.init(header:)), inm.matches(etag) {
             headers[.contentLength] = "0"

@@ -13,6 +13,9 @@ struct Concrnt: Sendable {
     static let resourcePrefix = prefix + "/resource/"
     static let entityPrefix = prefix + "/entity/"
     static let realtimePath = prefix + "/realtime"
+    static let resolvePath = prefix + "/resolve"
+    static let timelineByURIPrefix = prefix + "/timeline/"
+    static let recentPath = prefix + "/recent"
     static let timelinePrefix = "/.eddy/timeline"
 
     let store: any ResourceStore
@@ -22,15 +25,22 @@ struct Concrnt: Sendable {
 
     // MARK: Discovery
 
+    /// The spec's names with its `${…}` templates, and beside them the names the deployed
+    /// network's clients look for, with RFC 6570 templates (an RFC 6570 expander would turn
+    /// `${uri}` into `$` and the value, so the two kinds of template never share a name).
+    /// `domain` is the host the client reached this server by.
     func wellKnown(_ request: Request) throws -> Response {
         let endpoints: [(String, String)] = [
             ("net.concrnt.core.entity", Self.entityPrefix + "${ccid}"),
             ("net.concrnt.core.resource", Self.resourcePrefix + "${uri}"),
             ("net.concrnt.core.realtime", Self.realtimePath),
             ("net.concrnt.core.commit", Self.commitPath),
-            ("net.concrnt.timeline.chunked", Self.timelinePrefix + "/${path}"),
+            ("net.concrnt.timeline.chunked", Self.timelineByURIPrefix + "${uri}"),
+            ("net.concrnt.core.resolve", Self.resolvePath + "?uri={uri}"),
+            ("net.concrnt.world.timeline.recent", Self.recentPath + "{?uris,until,limit}"),
         ]
-        let body = "{\"version\":\"2.0\",\"csid\":\(JSONValue.quoted(serverKey.csid)),\"endpoints\":{"
+        let body = "{\"version\":\"2.0\",\"domain\":\(JSONValue.quoted(request.head.authority ?? "")),"
+            + "\"csid\":\(JSONValue.quoted(serverKey.csid)),\"endpoints\":{"
             + endpoints.map { "\(JSONValue.quoted($0.0)):\(JSONValue.quoted($0.1))" }.joined(separator: ",") + "}}"
         return .json(.ok, body)
     }
@@ -63,7 +73,7 @@ struct Concrnt: Sendable {
         guard let key = verified.key else { throw Problem.badRequest("malformed-document", "the document has no key") }
         let uri = try ConcrntURI(ccid: verified.author, key: key)
         if verified.kind == "delete" {
-            return try await delete(uri, identity: identity, access: access, chargeEntries: chargeEntries)
+            return try await delete(uri, signedBy: text, identity: identity, access: access, chargeEntries: chargeEntries)
         }
 
         guard verified.memberOf.count <= Self.maximumMemberOf else {
@@ -104,8 +114,10 @@ struct Concrnt: Sendable {
             created ? .created : .ok, "{\"uri\":\(JSONValue.quoted(uri.description))}", headers: [.eTag: event.etag.headerValue])
     }
 
+    /// Deletes the document and its member entries. Each deletion keeps the signed delete
+    /// document in the log, so realtime relays it as the deployed network does.
     private func delete(
-        _ uri: ConcrntURI, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
+        _ uri: ConcrntURI, signedBy envelope: String, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
     ) async throws -> Response {
         let documentPath = try uri.path
         try access.authorize(identity, to: .write, at: documentPath)
@@ -120,7 +132,12 @@ struct Concrnt: Sendable {
             }
         }
         try chargeEntries(entries.count)
-        let mutations = entries.map { Mutation(path: $0, operation: .delete) } + [Mutation(path: documentPath, operation: .delete)]
+        let documentTombstone = JSONDocument(.object(["uri": .string(uri.description), "signedDocument": .string(envelope)]))
+        let entryTombstone = JSONDocument(
+            .object(["member": .bool(true), "href": .string(uri.description), "signedDocument": .string(envelope)]))
+        let mutations =
+            entries.map { Mutation(path: $0, operation: .delete, tombstone: entryTombstone) }
+            + [Mutation(path: documentPath, operation: .delete, tombstone: documentTombstone)]
         guard case .committed = try await store.commit(all: mutations) else {
             throw Problem(.conflict, "not-committed", "\(uri) changed while it was being deleted; try again")
         }
@@ -147,12 +164,27 @@ struct Concrnt: Sendable {
 
     // MARK: Reading
 
-    func resource(_ request: Request, rawPath: String, access: AccessController, identity: Identity) async throws -> Response {
-        let encoded = String(rawPath.dropFirst(Self.resourcePrefix.count))
+    /// The URI percent-encoded after `prefix` in the request's path.
+    static func uri(after prefix: String, in rawPath: String) throws -> ConcrntURI {
+        let encoded = String(rawPath.dropFirst(prefix.count))
         guard let text = encoded.removingPercentEncoding else { throw Problem.badRequest("invalid-uri", "not percent-encoded UTF-8") }
-        let uri = try ConcrntURI(parsing: text)
+        return try ConcrntURI(parsing: text)
+    }
+
+    /// The URI in the `uri` query parameter (the deployed `resolve` endpoint).
+    static func uri(inQueryOf request: Request) throws -> ConcrntURI {
+        guard let text = request.uri.queryParameters["uri"] else { throw Problem.badRequest("invalid-parameter", "uri is required") }
+        return try ConcrntURI(parsing: String(text))
+    }
+
+    /// A resource's signed document; or, asked with a timeline media type (as the deployed
+    /// client asks), the chunked timeline of its members.
+    func resolve(_ uri: ConcrntURI, request: Request, timeline: ChunkedTimeline, access: AccessController, exchange: Exchange) async throws -> Response {
+        if ChunkedTimeline.isAsked(by: request) {
+            return try await timeline.respond(request, collection: try uri.membersPath, exchange: exchange)
+        }
         let path = try uri.path
-        try access.authorize(identity, to: .read, at: path)
+        try access.authorize(exchange.identity, to: .read, at: path)
         guard let stored = try await store.resource(at: path),
             case .string(let signed)? = try JSONValue(parsing: stored.value)["signedDocument"]
         else { throw Problem.notFound(uri.description) }

@@ -201,8 +201,9 @@ struct ConcrntRealtime: WebSocketService {
             let change = event.change
             let kind = change.kind == .deleted ? "deleted" : "created"
             var resource: String
-            // Read from the stored JSON once per event, for every socket and dialect.
-            let stored = event.encoded(as: StoredFacts.key) { StoredFacts(change.value) }
+            // Read from the stored JSON (a deletion's: its tombstone, which holds the signed
+            // delete document) once per event, for every socket and dialect.
+            let stored = event.encoded(as: StoredFacts.key) { StoredFacts(change.value ?? change.tombstone) }
             let signed = stored.signed
             if stored.isJSON {
                 if stored.isMember {

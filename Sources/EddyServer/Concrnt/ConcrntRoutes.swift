@@ -2,8 +2,10 @@ import EddyCore
 import HTTPTypes
 import Hummingbird
 
-/// Concrnt: discovery, the commit endpoint, entity and resource reads, the realtime socket
-/// (426 without an upgrade) and the chunked timelines of every collection.
+/// Concrnt: discovery, the commit endpoint, entity and resource reads (by the spec's path and
+/// the deployed `resolve?uri=`), the realtime socket (426 without an upgrade), the chunked
+/// timelines of every collection (by path, and of a Concrnt timeline by its URI) and the
+/// newest entries across several timelines.
 enum ConcrntRoutes {
     static func make(_ concrnt: Concrnt, timeline: ChunkedTimeline, access: AccessController, limits: WriteLimits) -> EddyRoutes {
         var routes = EddyRoutes()
@@ -15,8 +17,20 @@ enum ConcrntRoutes {
             return try await timeline.respond(request, collection: collection, exchange: context.identified())
         }
         routes.on(RoutingKey.below(Concrnt.resourcePrefix.dropLast()), .get) { request, context in
-            let exchange = try context.identified()
-            return try await concrnt.resource(request, rawPath: context.rawPath, access: access, identity: exchange.identity)
+            let uri = try Concrnt.uri(after: Concrnt.resourcePrefix, in: context.rawPath)
+            return try await concrnt.resolve(uri, request: request, timeline: timeline, access: access, exchange: context.identified())
+        }
+        routes.on(RoutingKey.key(for: Concrnt.resolvePath), .get) { request, context in
+            let uri = try Concrnt.uri(inQueryOf: request)
+            return try await concrnt.resolve(uri, request: request, timeline: timeline, access: access, exchange: context.identified())
+        }
+        routes.on(RoutingKey.below(Concrnt.timelineByURIPrefix.dropLast()), .get) { request, context in
+            let uri = try Concrnt.uri(after: Concrnt.timelineByURIPrefix, in: context.rawPath)
+            return try await timeline.respond(request, collection: try uri.membersPath, exchange: context.identified())
+        }
+        let recent = RecentTimelines(store: timeline.store, access: access)
+        routes.on(RoutingKey.key(for: Concrnt.recentPath), .get) { request, context in
+            try await recent.respond(request, exchange: context.identified())
         }
         routes.on(RoutingKey.below(Concrnt.entityPrefix.dropLast()), .get) { request, context in
             try await concrnt.entity(request, rawPath: context.rawPath)
