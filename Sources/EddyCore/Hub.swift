@@ -47,15 +47,32 @@ public final class Hub: Sendable {
             }
         }
 
-        mutating func insert(_ registration: Registration) {
+        /// Returns whether the registration is the first of its filter.
+        mutating func insert(_ registration: Registration) -> Bool {
             let key = ObjectIdentifier(registration)
+            func put(_ table: inout [ResourcePath: [ObjectIdentifier: Registration]], _ path: ResourcePath) -> Bool {
+                let first = table[path] == nil
+                table[path, default: [:]][key] = registration
+                return first
+            }
+            let first: Bool
             switch registration.filter {
-            case .value(let path): byPath[path, default: [:]][key] = registration
-            case .children(let path): byParent[path, default: [:]][key] = registration
-            case .subtree(let path): bySubtree[path, default: [:]][key] = registration
+            case .value(let path): first = put(&byPath, path)
+            case .children(let path): first = put(&byParent, path)
+            case .subtree(let path): first = put(&bySubtree, path)
             }
             count += 1
             byKind[registration.subscriber.kind, default: 0] += 1
+            return first
+        }
+
+        /// Whether any registration watches `filter`.
+        func isWatched(_ filter: SubscriptionFilter) -> Bool {
+            switch filter {
+            case .value(let path): byPath[path] != nil
+            case .children(let path): byParent[path] != nil
+            case .subtree(let path): bySubtree[path] != nil
+            }
         }
 
         mutating func remove(_ registration: Registration) -> Bool {
@@ -105,6 +122,8 @@ public final class Hub: Sendable {
     public let encodingKeys: EncodingKeys
     /// Publishing is serialised so that every subscriber sees events in sequence order.
     private let publishing = Mutex(())
+    /// Told when a filter gets its first subscriber (`true`) and loses its last (`false`).
+    private let watchListener = Mutex<(@Sendable (SubscriptionFilter, Bool) -> Void)?>(nil)
 
     public init(store: any ResourceStore, configuration: Configuration = .init()) {
         self.store = store
@@ -114,6 +133,22 @@ public final class Hub: Sendable {
 
     public var subscriberCount: Int { index.withLock { $0.count } }
 
+    /// Sets who is told when a filter gets its first subscriber and loses its last: the
+    /// federation, which watches another server only while someone here watches its resources.
+    /// Called outside the hub's lock, and only on those two edges, never per event.
+    public func setWatchListener(_ listener: @escaping @Sendable (SubscriptionFilter, _ watched: Bool) -> Void) {
+        watchListener.withLock { $0 = listener }
+    }
+
+    /// Whether anyone watches exactly `filter` now.
+    public func isWatched(_ filter: SubscriptionFilter) -> Bool {
+        index.withLock { $0.isWatched(filter) }
+    }
+
+    private func told(_ filter: SubscriptionFilter, watched: Bool) {
+        watchListener.withLock { $0 }?(filter, watched)
+    }
+
     /// Starts `subscription` for `subscriber`: from its start position, first the logged events
     /// after it, then live ones; each event only when the watcher admits it; ended with
     /// `HubDropReason.ended` at `pace.endAt`. Throws `StartOver` when the log cannot replay
@@ -121,21 +156,21 @@ public final class Hub: Sendable {
     @discardableResult
     public func subscribe(_ subscription: Subscription, subscriber: any HubSubscriber) async throws -> HubSubscription {
         let after = subscription.start.sequence
-        let registration = index.withLock { index -> Registration? in
+        let inserted = index.withLock { index -> (Registration, first: Bool)? in
             guard !index.isShutDown else { return nil }
             let registration = Registration(
                 filter: index.shared(subscription.filter), subscriber: subscriber, replayingFrom: after, watcher: subscription.watcher,
                 admits: subscription.eventAdmission)
-            index.insert(registration)
-            return registration
+            return (registration, index.insert(registration))
         }
-        guard let registration else { throw HubDropReason.shutdown }
+        guard let (registration, first) = inserted else { throw HubDropReason.shutdown }
+        if first { told(subscription.filter, watched: true) }
         let handle = HubSubscription(hub: self, registration: registration)
         if let after {
             do {
                 try await replay(registration, filter: subscription.filter, after: after)
             } catch {
-                _ = index.withLock { $0.remove(registration) }
+                removeAndTell(registration)
                 registration.close()
                 throw StartOver(error) ?? error
             }
@@ -280,12 +315,23 @@ public final class Hub: Sendable {
     }
 
     func cancel(_ registration: Registration) {
-        _ = index.withLock { $0.remove(registration) }
+        removeAndTell(registration)
         registration.close()
     }
 
+    /// Removes the registration; returns whether it was still registered.
+    @discardableResult
+    private func removeAndTell(_ registration: Registration) -> Bool {
+        let (removed, last) = index.withLock { index in
+            let removed = index.remove(registration)
+            return (removed, removed && !index.isWatched(registration.filter))
+        }
+        if last { told(registration.filter, watched: false) }
+        return removed
+    }
+
     private func drop(_ registration: Registration, reason: HubDropReason) {
-        let removed = index.withLock { $0.remove(registration) }
+        let removed = removeAndTell(registration)
         if removed, registration.close() {
             configuration.observer?.dropped(reason)
             registration.subscriber.hubDidDrop(reason: reason)

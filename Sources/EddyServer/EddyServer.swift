@@ -108,6 +108,10 @@ public struct EddyServer: Sendable {
         let solidChannels = SolidChannels(
             store: store, hub: hub, access: access, outbound: outbound, policy: metrics.observing(configuration.delivery), lease: lease,
             logger: logger)
+        let federation = Federation(
+            store: store, hub: hub, peers: configuration.concrntPeers, outbound: outbound,
+            resourcesPerUpstream: configuration.maximumSubscriptionsPerConnection, logger: logger)
+        federation.start()
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents,
             ticker: KeepAliveTicker(intervalSeconds: configuration.keepAliveSeconds))
@@ -125,7 +129,7 @@ public struct EddyServer: Sendable {
                 limitPerSubject: configuration.maximumRegistrationsPerSubject, maximumBodyBytes: configuration.maximumBodyBytes),
             concrnt: Concrnt(
                 store: store, serverKey: serverKey, maximumSkewSeconds: configuration.concrntMaximumSkewSeconds,
-                maximumBodyBytes: configuration.maximumBodyBytes),
+                maximumBodyBytes: configuration.maximumBodyBytes, federation: federation),
             timeline: ChunkedTimeline(
                 store: store, access: access, chunkSize: configuration.timelineChunkSeconds, currentChunkMaxAge: 5, pastChunkMaxAge: 86_400),
             solid: SolidEndpoints(
@@ -155,6 +159,7 @@ public struct EddyServer: Sendable {
                 PolicyReloader(server: self),
                 webhooks,
                 solidChannels,
+                federation,
             ] + MetricsListener.services(for: self),
             onServerRunning: onServerRunning,
             logger: logger)

@@ -54,6 +54,8 @@ public struct ServerConfiguration: Sendable {
     public var timelineChunkSeconds: Int = 300
     /// How far a Concrnt document's `createdAt` may be from the server's clock, in seconds.
     public var concrntMaximumSkewSeconds: Double = 300
+    /// Concrnt servers asked where an entity lives (`Federation`).
+    public var concrntPeers: [URL] = []
 
     // MARK: Limits
 

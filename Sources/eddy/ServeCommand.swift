@@ -131,6 +131,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a Concrnt document's createdAt may differ from the server's clock (EDDY_CONCRNT_SKEW).")
     var concrntSkew: Double = environment("CONCRNT_SKEW").flatMap(Double.init) ?? 300
 
+    @Option(help: "A Concrnt server asked where an entity lives (its entity endpoint), e.g. https://peer.example; repeatable (EDDY_CONCRNT_PEER, comma-separated).")
+    var concrntPeer: [String] = environment("CONCRNT_PEER").map { $0.split(separator: ",").map(String.init) } ?? []
+
     @Option(help: "host:port serving GET /metrics (Prometheus) apart from the API, e.g. 127.0.0.1:9464; off when unset (EDDY_METRICS).")
     var metrics: String?
 
@@ -152,6 +155,11 @@ struct ServeCommand: AsyncParsableCommand {
             webhookTimeout > 0
         else { throw ValidationError("--max-wait, --max-subscriptions, --max-ws-message-bytes (≥ 256), --ws-ping, --max-registrations, --webhook-attempts and --webhook-timeout must be positive") }
         guard timelineChunk > 0, concrntSkew > 0 else { throw ValidationError("--timeline-chunk and --concrnt-skew must be positive") }
+        for peer in concrntPeer {
+            guard let url = URL(string: peer), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                throw ValidationError("--concrnt-peer \(peer) is not an http(s) URL such as https://peer.example")
+            }
+        }
         for block in allowOutbound where CIDR(block) == nil {
             throw ValidationError("--allow-outbound \(block) is not a CIDR block such as 127.0.0.0/8")
         }
@@ -224,6 +232,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = corsOrigin
         configuration.timelineChunkSeconds = timelineChunk
         configuration.concrntMaximumSkewSeconds = concrntSkew
+        configuration.concrntPeers = concrntPeer.compactMap(URL.init(string:))
         configuration.metricsAddress = (metrics ?? environment("METRICS")).flatMap(MetricsAddress.init)
         configuration.metricsPublic = metricsPublic
 

@@ -22,13 +22,14 @@ final class ChildServer: @unchecked Sendable {
         }
     }
 
-    init(dataDirectory: URL, arguments: [String] = []) throws {
+    /// `port` 0 takes any free port; a restart passes the port the first start reported.
+    init(dataDirectory: URL, port: Int = 0, arguments: [String] = []) throws {
         self.dataDirectory = dataDirectory
         outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("eddy-child-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         process.executableURL = try Self.executable
         let store = TestStore.url(for: dataDirectory).map { ["--store", $0] } ?? []
-        process.arguments = ["serve", "--port", "0", "--data", dataDirectory.path] + store + arguments
+        process.arguments = ["serve", "--port", String(port), "--data", dataDirectory.path] + store + arguments
         let output = try FileHandle(forWritingTo: outputFile)
         process.standardOutput = output
         process.standardError = output
@@ -47,6 +48,14 @@ final class ChildServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestFailure("eddy did not report its address: \(output)")
+    }
+
+    /// The port the server reported listening on.
+    var port: Int { Int(baseURL.split(separator: ":").last ?? "") ?? 0 }
+
+    /// The metrics listener's URL, when started with `--metrics`.
+    var metricsURL: String? {
+        output.firstMatch(of: /metrics +(http:\/\/[0-9.]+:[0-9]+\/metrics)/).map { String($0.1) }
     }
 
     var output: String {

@@ -22,6 +22,8 @@ struct Concrnt: Sendable {
     let serverKey: SigningKey
     let maximumSkewSeconds: Double
     let maximumBodyBytes: Int
+    /// Where documents of entities that live elsewhere are read from.
+    let federation: Federation?
 
     // MARK: Discovery
 
@@ -47,9 +49,8 @@ struct Concrnt: Sendable {
 
     // MARK: Commit
 
-    /// Collections one document may join. Each costs a write and a stored copy of the
-    /// document, so a commit's work stays bounded; beyond it the commit is refused with 422.
-    static let maximumMemberOf = 64
+    /// Collections one document may join (`ConcrntWrites.maximumMemberOf`).
+    static let maximumMemberOf = ConcrntWrites.maximumMemberOf
 
     /// A signature says who wrote the document; the access policy still decides whether the
     /// caller may write the document and each member entry, and every entry is a write that
@@ -76,36 +77,15 @@ struct Concrnt: Sendable {
             return try await delete(uri, signedBy: text, identity: identity, access: access, chargeEntries: chargeEntries)
         }
 
-        guard verified.memberOf.count <= Self.maximumMemberOf else {
-            throw Problem(
-                .init(code: 422, reasonPhrase: "Unprocessable Content"), "too-many-collections",
-                "memberOf lists \(verified.memberOf.count) collections; at most \(Self.maximumMemberOf)")
-        }
-        let members = try verified.memberOf.map(ConcrntURI.init(parsing:))
-        let documentPath = try uri.path
-        let entries = try members.map { try $0.membersPath.child(ConcrntURI.memberID(uri)) }
-        for path in [documentPath] + entries { try access.authorize(identity, to: .write, at: path) }
-        try chargeEntries(entries.count)
-        for collection in members where collection.ccid != verified.author {
+        let planned = try ConcrntWrites.put(verified, envelope: text, uri: uri)
+        for path in planned.paths { try access.authorize(identity, to: .write, at: path) }
+        try chargeEntries(planned.paths.count - 1)
+        for collection in planned.members where !collection.ccid.hasSameBytes(as: verified.author) {
             guard try await isOpen(collection) else {
                 throw Problem(.forbidden, "collection-not-open", "\(collection) belongs to another entity and is not open")
             }
         }
-        let open = (try? JSONValue(parsing: verified.value ?? "null"))?["open"] == .bool(true)
-        var record: [String: JSONValue] = [
-            "uri": .string(uri.description), "author": .string(verified.author), "key": .string(key),
-            "createdAt": .string(verified.createdAtText), "memberOf": .array(members.map { .string($0.description) }),
-            "signedDocument": .string(text), "open": .bool(open),
-        ]
-        if let schema = verified.schema { record["schema"] = .string(schema) }
-        let createdAt = Int64(verified.createdAt.timeIntervalSince1970 * 1000)
-        let member: [String: JSONValue] = [
-            "member": .bool(true), "href": .string(uri.description), "timestamp": .string(verified.createdAtText),
-            "signedDocument": .string(text),
-        ]
-        let mutations =
-            [Mutation(path: documentPath, operation: .put(.object(record)), createdAt: createdAt)]
-            + entries.map { Mutation(path: $0, operation: .put(.object(member)), createdAt: createdAt) }
+        let mutations = planned.mutations
         let outcome = try await store.commit(all: mutations)
         guard case .committed(let outcomes) = outcome, case .committed(let event, let created)? = outcomes.first else {
             throw Problem(.conflict, "not-committed", "\(outcome)")
@@ -119,25 +99,12 @@ struct Concrnt: Sendable {
     private func delete(
         _ uri: ConcrntURI, signedBy envelope: String, identity: Identity, access: AccessController, chargeEntries: (Int) throws -> Void
     ) async throws -> Response {
-        let documentPath = try uri.path
-        try access.authorize(identity, to: .write, at: documentPath)
-        guard let existing = try await store.resource(at: documentPath) else { throw Problem.notFound(uri.description) }
-        var entries: [ResourcePath] = []
-        if case .array(let collections)? = try JSONValue(parsing: existing.value)["memberOf"] {
-            for case .string(let text) in collections {
-                guard let collection = try? ConcrntURI(parsing: text) else { continue }
-                let entry = try collection.membersPath.child(ConcrntURI.memberID(uri))
-                try access.authorize(identity, to: .write, at: entry)
-                if try await store.resource(at: entry) != nil { entries.append(entry) }
-            }
+        let authorize = { (path: ResourcePath) throws in try access.authorize(identity, to: .write, at: path) }
+        try authorize(try uri.path)
+        guard let mutations = try await ConcrntWrites.delete(uri, envelope: envelope, store: store, authorize: authorize) else {
+            throw Problem.notFound(uri.description)
         }
-        try chargeEntries(entries.count)
-        let documentTombstone = JSONDocument(.object(["uri": .string(uri.description), "signedDocument": .string(envelope)]))
-        let entryTombstone = JSONDocument(
-            .object(["member": .bool(true), "href": .string(uri.description), "signedDocument": .string(envelope)]))
-        let mutations =
-            entries.map { Mutation(path: $0, operation: .delete, tombstone: entryTombstone) }
-            + [Mutation(path: documentPath, operation: .delete, tombstone: documentTombstone)]
+        try chargeEntries(mutations.count - 1)
         guard case .committed = try await store.commit(all: mutations) else {
             throw Problem(.conflict, "not-committed", "\(uri) changed while it was being deleted; try again")
         }
@@ -185,15 +152,39 @@ struct Concrnt: Sendable {
         }
         let path = try uri.path
         try access.authorize(exchange.identity, to: .read, at: path)
+        if let federation, case .remote(let origin) = await federation.directory.home(of: uri, ownHost: request.head.authority) {
+            do {
+                guard let envelope = try await federation.documents.document(uri, at: origin) else { throw Problem.notFound(uri.description) }
+                return .json(.ok, envelope)
+            } catch let problem as Problem {
+                throw problem
+            } catch {
+                // The home cannot be reached: what was relayed here is the best there is.
+                guard let stored = try await storedDocument(at: path) else {
+                    throw Problem(.badGateway, "home-unreachable", "\(uri) lives at \(origin), which did not answer: \(error)")
+                }
+                return .json(.ok, stored.envelope, headers: [.eTag: stored.etag.headerValue])
+            }
+        }
+        guard let stored = try await storedDocument(at: path) else { throw Problem.notFound(uri.description) }
+        return .json(.ok, stored.envelope, headers: [.eTag: stored.etag.headerValue])
+    }
+
+    private func storedDocument(at path: ResourcePath) async throws -> (envelope: String, etag: ETag)? {
         guard let stored = try await store.resource(at: path),
             case .string(let signed)? = try JSONValue(parsing: stored.value)["signedDocument"]
-        else { throw Problem.notFound(uri.description) }
-        return .json(.ok, signed, headers: [.eTag: stored.etag.headerValue])
+        else { return nil }
+        return (signed, stored.etag)
     }
 
     func entity(_ request: Request, rawPath: String) async throws -> Response {
         let ccid = String(rawPath.dropFirst(Self.entityPrefix.count))
         guard CCID.isValid(ccid) else { throw Problem.badRequest("invalid-ccid", "\(ccid) is not a valid CCID") }
+        // An entity that lives elsewhere is described by where it lives, not by the copies here.
+        if let federation, case .remote(let origin) = await federation.directory.home(of: ccid, askingPeers: false) {
+            let domain = origin.range(of: "://").map { String(origin[$0.upperBound...]) } ?? origin
+            return .json(.ok, "{\"ccid\":\(JSONValue.quoted(ccid)),\"domain\":\(JSONValue.quoted(domain))}")
+        }
         let home = try ResourcePath(segments: [ConcrntURI.root, ccid], isCollection: true)
         guard try await store.collectionExists(home) else { throw Problem.notFound("the entity \(ccid)") }
         let body = "{\"ccid\":\(JSONValue.quoted(ccid)),\"domain\":\(JSONValue.quoted(request.head.authority ?? "")),"
