@@ -110,7 +110,7 @@ public struct EddyServer: Sendable {
             logger: logger)
         let federation = Federation(
             store: store, hub: hub, peers: configuration.concrntPeers, outbound: outbound,
-            resourcesPerUpstream: configuration.maximumSubscriptionsPerConnection, logger: logger)
+            resourcesPerUpstream: configuration.maximumSubscriptionsPerConnection, lease: lease, logger: logger)
         federation.start()
         let streams = EventStreamResponse(
             hub: hub, bufferEvents: configuration.subscriberBufferEvents,

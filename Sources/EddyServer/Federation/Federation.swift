@@ -15,10 +15,16 @@ import Synchronization
 /// `/cc/<ccid>/<key>` or the members of `/cc/<ccid>/<key>/` whose entity lives elsewhere
 /// becomes `cc://<ccid>/<key>` on that server's socket. A watch of a whole subtree is not
 /// relayed: CIP-7 subscribes to resources, not prefixes.
+///
+/// With several nodes, each node keeps what its own subscribers watch in the store (a
+/// registration that expires unless refreshed), and the one node holding the
+/// `concrnt-upstreams` lease holds every upstream socket, for the union of them; what it
+/// relays reaches the other nodes through the log.
 final class Federation: Service, Sendable {
     static let maximumUpstreams = 64
     /// Home lookups running at once; a watch beyond it is served locally only.
     static let maximumLookups = 16
+    static let interestKind = "concrnt-interest"
 
     let servers: RemoteServers
     let directory: HomeDirectory
@@ -26,20 +32,31 @@ final class Federation: Service, Sendable {
     private let store: any ResourceStore
     private let hub: Hub
     private let resourcesPerUpstream: Int
+    private let lease: Lease
     private let logger: Logger
-    private let upstreams = Mutex<[ByteIdentity: (upstream: Upstream, resources: Set<ByteIdentity>)]>([:])
+    /// What this node's subscribers watch: by origin, the resources.
+    private let interest = Mutex<[ByteIdentity: Set<ByteIdentity>]>([:])
+    private let interestChanged: AsyncStream<Void>.Continuation
+    private let interestChanges: AsyncStream<Void>
+    /// The holder's sockets, by origin.
+    private let upstreams = Mutex<[ByteIdentity: Upstream]>([:])
+    private let sync = RegistrationSync()
+    private let duty: LeasedDuty
     private let lookups = Atomic<Int>(0)
 
     init(
-        store: any ResourceStore, hub: Hub, peers: [URL], outbound: OutboundGuard, resourcesPerUpstream: Int, logger: Logger
+        store: any ResourceStore, hub: Hub, peers: [URL], outbound: OutboundGuard, resourcesPerUpstream: Int, lease: Lease, logger: Logger
     ) {
         self.store = store
         self.hub = hub
         self.resourcesPerUpstream = resourcesPerUpstream
+        self.lease = lease
         self.logger = logger
         servers = RemoteServers(peers: peers, outbound: outbound)
         directory = HomeDirectory(store: store, servers: servers, logger: logger)
         documents = RemoteDocuments(servers: servers)
+        (interestChanges, interestChanged) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        duty = LeasedDuty(store: store, name: "concrnt-upstreams", holder: lease.holder, seconds: lease.seconds, logger: logger)
     }
 
     /// Starts following the hub's watches.
@@ -48,15 +65,26 @@ final class Federation: Service, Sendable {
     }
 
     func run() async throws {
-        try? await gracefulShutdown()
-        let all = upstreams.withLock { $0.values.map(\.upstream) }
-        for upstream in all { upstream.stop() }
+        let sync = self.sync
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.keepInterest() }
+                group.addTask {
+                    await self.duty.run {
+                        await sync.serve(reconcile: { await self.reconcile() }, stopAll: { self.stopAll() })
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+        stopAll()
+        _ = try? await store.deleteRegistration(id: interestID)
         try await servers.shutdown()
     }
 
-    /// The upstream socket to `origin`, if one is open or opening (for tests and status).
+    /// The upstream socket to `origin`, if this node holds one (for tests and status).
     func upstream(to origin: String) -> Upstream? {
-        upstreams.withLock { $0[ByteIdentity(origin)]?.upstream }
+        upstreams.withLock { $0[ByteIdentity(origin)] }
     }
 
     /// The Concrnt resource a filter watches, if it is one of an entity's: a document's value,
@@ -88,31 +116,24 @@ final class Federation: Service, Sendable {
         }
     }
 
-    /// Sets whether `origin`'s socket carries `uri` from what the hub says now, so watch and
-    /// unwatch edges that overtake each other still end in the right state.
+    /// Sets whether this node watches `uri` at `origin` from what the hub says now, so watch
+    /// and unwatch edges that overtake each other still end in the right state.
     private func update(_ uri: String, at origin: String, filter: SubscriptionFilter) async {
         let watched = hub.isWatched(filter) || hub.isWatched(Self.sibling(of: filter))
         let key = ByteIdentity(origin)
-        let change = upstreams.withLock { table -> (Upstream, [String])? in
-            if table[key] == nil {
-                guard watched, table.count < Self.maximumUpstreams else { return nil }
-                let upstream = Upstream(origin: origin, servers: servers, logger: logger) { [weak self] event in
-                    await self?.mirror(event, from: origin)
-                }
-                table[key] = (upstream, [])
-            }
-            guard var entry = table[key] else { return nil }
+        let changed = interest.withLock { interest -> Bool in
+            var resources = interest[key] ?? []
             if watched {
-                guard entry.resources.count < resourcesPerUpstream || entry.resources.contains(ByteIdentity(uri)) else { return nil }
-                entry.resources.insert(ByteIdentity(uri))
+                guard interest[key] != nil || interest.count < Self.maximumUpstreams else { return false }
+                guard resources.count < resourcesPerUpstream else { return false }
+                guard resources.insert(ByteIdentity(uri)).inserted else { return false }
             } else {
-                entry.resources.remove(ByteIdentity(uri))
+                guard resources.remove(ByteIdentity(uri)) != nil else { return false }
             }
-            table[key] = entry
-            return (entry.upstream, entry.resources.map(\.text).sorted())
+            interest[key] = resources.isEmpty ? nil : resources
+            return true
         }
-        guard let (upstream, list) = change else { return }
-        upstream.want(list)
+        if changed { interestChanged.yield() }
         // A document watched from now on starts from its current state at home.
         if watched, case .value = filter, let resource = try? ConcrntURI(parsing: uri) {
             do {
@@ -123,6 +144,103 @@ final class Federation: Service, Sendable {
                 logger.notice("a remote document could not be fetched", metadata: ["resource": "\(uri)", "error": "\(error)"])
             }
         }
+    }
+
+    // MARK: Sharing what is watched
+
+    private var interestID: String { Self.interestKind + ":" + lease.holder }
+
+    /// Keeps this node's watches in the store: at once after each change, and again at a third
+    /// of their lifetime so they do not expire while this node lives.
+    private func keepInterest() async {
+        let changed = interestChanged
+        let refresh = max(1, lease.seconds)
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(refresh))
+                changed.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        for await _ in interestChanges {
+            await saveInterest()
+            // The holder re-reads at once if it is this node, else within its tick.
+            sync.poke()
+        }
+    }
+
+    /// A node's stored watches live this long unless refreshed (every `lease.seconds`).
+    private var interestLifetime: Double { max(10, lease.seconds * 3) }
+
+    private func saveInterest() async {
+        let snapshot = interest.withLock { $0 }
+        do {
+            guard !snapshot.isEmpty else {
+                _ = try await store.deleteRegistration(id: interestID)
+                return
+            }
+            let origins = snapshot.map { origin, resources in
+                JSONValue.quoted(origin.text) + ":[" + resources.map { JSONValue.quoted($0.text) }.sorted().joined(separator: ",") + "]"
+            }
+            try await store.saveRegistration(
+                StoredRegistration(
+                    id: interestID, kind: Self.interestKind, subject: nil, payload: "{\"origins\":{" + origins.joined(separator: ",") + "}}",
+                    cursor: 0, expiresAt: Int64((Date().timeIntervalSince1970 + interestLifetime) * 1000)))
+        } catch {
+            logger.warning("what this node watches elsewhere could not be stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// On the lease holder: every node's watches, unexpired, as one list per origin, each
+    /// carried by one socket; sockets nobody needs are closed.
+    private func reconcile() async {
+        guard let records = try? await store.registrations(kind: Self.interestKind) else { return }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var wanted: [ByteIdentity: Set<ByteIdentity>] = [:]
+        for record in records {
+            if let expiresAt = record.expiresAt, expiresAt < now {
+                _ = try? await store.deleteRegistration(id: record.id)
+                continue
+            }
+            guard case .object(let origins)? = (try? JSONValue(parsing: record.payload))?["origins"] else {
+                logger.notice("a node's stored watches do not parse; set aside until they expire", metadata: ["id": "\(record.id)"])
+                continue
+            }
+            for member in origins.members {
+                guard case .array(let uris) = member.value else { continue }
+                let origin = ByteIdentity(member.name)
+                guard wanted[origin] != nil || wanted.count < Self.maximumUpstreams else { continue }
+                for case .string(let uri) in uris where (wanted[origin]?.count ?? 0) < resourcesPerUpstream {
+                    wanted[origin, default: []].insert(ByteIdentity(uri))
+                }
+            }
+        }
+        let changes = upstreams.withLock { table -> [(Upstream, [String])] in
+            var changes: [(Upstream, [String])] = []
+            for (origin, resources) in wanted {
+                let upstream =
+                    table[origin]
+                    ?? Upstream(origin: origin.text, servers: servers, logger: logger) { [weak self] event in
+                        await self?.mirror(event, from: origin.text)
+                    }
+                table[origin] = upstream
+                changes.append((upstream, resources.map(\.text).sorted()))
+            }
+            for (origin, upstream) in table where wanted[origin] == nil {
+                table.removeValue(forKey: origin)
+                changes.append((upstream, []))
+            }
+            return changes
+        }
+        for (upstream, resources) in changes { upstream.want(resources) }
+    }
+
+    private func stopAll() {
+        let all = upstreams.withLock { table in
+            defer { table.removeAll() }
+            return Array(table.values)
+        }
+        for upstream in all { upstream.stop() }
     }
 
     /// The other filter that makes the same upstream resource: a document's value and its
