@@ -2,9 +2,6 @@ import EddyCore
 import EddyServer
 import Foundation
 import HTTPTypes
-import HummingbirdWSClient
-import Logging
-import Synchronization
 import Testing
 
 /// Solid's legacy `solid-0.1` socket, as SolidOS and rdflib.js use it: found only through the
@@ -19,7 +16,7 @@ import Testing
             let container = server.baseURL + "/notes/"
             let socket = try #require(try await TestHTTP.send(.GET, resource).header("Updates-Via"))
             #expect(socket.hasPrefix("ws://"))
-            try await LineSocket.run(socket, subprotocol: "solid-0.1") { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1") { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 try await send("sub \(resource)")
                 #expect(try await next() == "ack \(resource)")
@@ -81,7 +78,7 @@ import Testing
     @Test func aClientThatOffersNoSubprotocolIsWarnedAndServed() async throws {
         try await TestServer.with { server in
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/.eddy/solid-0.1"
-            try await LineSocket.run(socket, subprotocol: nil) { send, next in
+            try await SocketScript.runText(socket, subprotocol: nil) { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 #expect(try await next() == "warning Missing Sec-WebSocket-Protocol header, expected value 'solid-0.1'")
                 // Host-relative, answered with the absolute URI.
@@ -100,7 +97,7 @@ import Testing
         try await TestServer.with(policy: policy) { server in
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/.eddy/solid-0.1"
             let before = server.server.hub.subscriberCount
-            try await LineSocket.run(socket, subprotocol: "solid-0.1") { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1") { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 for line in [
                     "sub http://elsewhere.example/a", "subscribe /a", "sub", "sub /a//b", "sub \(server.baseURL)/private/doc",
@@ -129,7 +126,7 @@ import Testing
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/.eddy/solid-0.1"
             var headers = HTTPFields()
             headers[.authorization] = try await Tokens.bearer("alice").1
-            try await LineSocket.run(socket, subprotocol: "solid-0.1", headers: headers) { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1", headers: headers) { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 try await send("sub /private/doc")
                 #expect(try await next() == "ack \(server.baseURL)/private/doc")
@@ -141,7 +138,7 @@ import Testing
         try await TestServer.with(configure: { $0.maximumSubscriptionsPerConnection = 2 }) { server in
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/.eddy/solid-0.1"
             let before = server.server.hub.subscriberCount
-            try await LineSocket.run(socket, subprotocol: "solid-0.1") { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1") { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 for path in ["/a", "/b", "/a"] {
                     try await send("sub \(path)")
@@ -161,7 +158,7 @@ import Testing
     @Test func aHiddenChildIsNotPublished() async throws {
         try await TestServer.with(policy: UniformAdmissionTests.policy) { server in
             let socket = server.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/.eddy/solid-0.1"
-            try await LineSocket.run(socket, subprotocol: "solid-0.1") { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1") { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 try await send("sub /public/")
                 #expect(try await next() == "ack \(server.baseURL)/public/")
@@ -185,7 +182,7 @@ import Testing
             var headers = HTTPFields()
             headers[.authorization] = try await Tokens.bearer("bob").1
             let before = server.server.hub.subscriberCount
-            try await LineSocket.run(socket, subprotocol: "solid-0.1", headers: headers) { send, next in
+            try await SocketScript.runText(socket, subprotocol: "solid-0.1", headers: headers) { send, next in
                 #expect(try await next() == "protocol solid-0.1")
                 try await send("sub /team/plan")
                 #expect(try await next() == "ack \(server.baseURL)/team/plan")
@@ -198,44 +195,5 @@ import Testing
                 #expect(try await next().hasPrefix("error \(server.baseURL)/team/plan"))
             }
         }
-    }
-}
-
-/// A WebSocket client session that speaks lines of text, with a deadline on every read.
-struct LineSocket {
-    static func run(
-        _ url: String, subprotocol: String?, headers: HTTPFields = [:],
-        _ body: @escaping @Sendable (_ send: @Sendable (String) async throws -> Void, _ next: @Sendable () async throws -> String) async throws
-            -> Void
-    ) async throws {
-        var logger = Logger(label: "ws-test")
-        logger.logLevel = .error
-        var configuration = WebSocketClientConfiguration()
-        configuration.additionalHeaders = headers
-        if let subprotocol { configuration.additionalHeaders[.secWebSocketProtocol] = subprotocol }
-        let failure = Mutex<(any Error)?>(nil)
-        try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
-            let box = TextBox(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
-            do {
-                try await body({ text in try await outbound.write(.text(text)) }, { try await withTimeout(10) { try await box.next() } })
-            } catch {
-                failure.withLock { $0 = error }
-            }
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-    }
-}
-
-/// Hands the socket's message iterator to whichever task reads next; reads never overlap.
-final class TextBox: @unchecked Sendable {
-    private var iterator: WebSocketInboundMessageStream.AsyncIterator
-
-    init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
-
-    func next() async throws -> String {
-        while let message = try await iterator.next() {
-            if case .text(let text) = message { return text }
-        }
-        throw TestFailure("socket closed")
     }
 }

@@ -7,14 +7,31 @@ import Logging
 import Synchronization
 import Testing
 
-/// A WebSocket client session for tests: send JSON text, read JSON messages with a deadline.
-/// Messages are read by the handler's own iterator, one read at a time, so the client's close
-/// handshake afterwards is not disturbed by a second reader.
+/// A WebSocket client session for tests: send text, read JSON messages (or, with `runText`,
+/// text messages) with a deadline. Messages are read by the handler's own iterator, one read at
+/// a time, so the client's close handshake afterwards is not disturbed by a second reader.
 struct SocketScript {
+    typealias Send = @Sendable (String) async throws -> Void
+
     static func run(
         _ url: String, headers: HTTPFields = [:],
-        _ body: @escaping @Sendable (_ send: @Sendable (String) async throws -> Void, _ next: @Sendable () async throws -> JSONValue) async throws
-            -> Void
+        _ body: @escaping @Sendable (_ send: Send, _ next: @Sendable () async throws -> JSONValue) async throws -> Void
+    ) async throws {
+        try await session(url, headers: headers) { send, box in try await body(send, { try await withTimeout(10) { try await box.next() } }) }
+    }
+
+    /// As `run`, for a protocol of text lines, offering `subprotocol` when there is one.
+    static func runText(
+        _ url: String, subprotocol: String?, headers: HTTPFields = [:],
+        _ body: @escaping @Sendable (_ send: Send, _ next: @Sendable () async throws -> String) async throws -> Void
+    ) async throws {
+        var headers = headers
+        if let subprotocol { headers[.secWebSocketProtocol] = subprotocol }
+        try await session(url, headers: headers) { send, box in try await body(send, { try await withTimeout(10) { try await box.nextText() } }) }
+    }
+
+    private static func session(
+        _ url: String, headers: HTTPFields, _ body: @escaping @Sendable (_ send: Send, _ box: MessageBox) async throws -> Void
     ) async throws {
         var logger = Logger(label: "ws-test")
         logger.logLevel = .error
@@ -24,7 +41,7 @@ struct SocketScript {
         try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
             let box = MessageBox(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
             do {
-                try await body({ text in try await outbound.write(.text(text)) }, { try await withTimeout(10) { try await box.next() } })
+                try await body({ text in try await outbound.write(.text(text)) }, box)
             } catch {
                 failure.withLock { $0 = error }
             }
@@ -39,9 +56,18 @@ final class MessageBox: @unchecked Sendable {
 
     init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
 
+    /// The next message that is JSON.
     func next() async throws -> JSONValue {
+        while true {
+            let text = try await nextText()
+            if let json = try? JSONValue(parsing: text) { return json }
+        }
+    }
+
+    /// The next text message.
+    func nextText() async throws -> String {
         while let message = try await iterator.next() {
-            if case .text(let text) = message, let json = try? JSONValue(parsing: text) { return json }
+            if case .text(let text) = message { return text }
         }
         throw TestFailure("socket closed")
     }
