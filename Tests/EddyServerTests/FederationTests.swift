@@ -77,7 +77,7 @@ import Testing
         try await Self.withPair { home, away in
             let alice = Entity()
             let timeline = "cc://\(alice.ccid)/home"
-            #expect(try await ConcrntTests.commit(home, alice.signed(alice.document(key: "home", value: "{}"))).status == 201)
+            #expect(try await ConcrntTests.commit(home, alice.signed(alice.document(key: "home", value: #"{"open":true}"#))).status == 201)
             let original = alice.signed(alice.document(key: "post", value: #"{"v":1}"#))
             #expect(try await ConcrntTests.commit(home, original).status == 201)
             let socket = away.baseURL.replacingOccurrences(of: "http://", with: "ws://") + Concrnt.realtimePath
@@ -119,6 +119,12 @@ import Testing
                 let added = try await next()
                 #expect(added["source"] == .string(timeline))
                 #expect(added["resource"] == .string("cc://\(alice.ccid)/member"))
+                // Another entity's post on alice's open timeline comes from the timeline's home.
+                let bob = Entity()
+                #expect(try await ConcrntTests.commit(home, bob.signed(bob.document(key: "reply", memberOf: [timeline]))).status == 201)
+                let reply = try await next()
+                #expect(reply["source"] == .string(timeline))
+                #expect(reply["resource"] == .string("cc://\(bob.ccid)/reply"))
 
                 // A deletion, with its signed delete document.
                 let removal = alice.signed(alice.document(key: "post", kind: "delete"))

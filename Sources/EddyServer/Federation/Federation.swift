@@ -253,6 +253,28 @@ final class Federation: Service, Sendable {
         }
     }
 
+    /// Whether `origin` may relay the document: its author lives there, or it is (or, for a
+    /// deletion, was) posted to a collection whose owner lives there — another entity's post
+    /// on a timeline comes from the timeline's home. Only homes already known count: the
+    /// upstream exists because they are.
+    private func mayRelay(_ verified: VerifiedDocument, uri: ConcrntURI, from origin: String) async throws -> Bool {
+        func livesThere(_ ccid: String) async -> Bool {
+            guard case .remote(let home) = await directory.home(of: ccid, askingPeers: false) else { return false }
+            return home.hasSameBytes(as: origin)
+        }
+        if await livesThere(verified.author) { return true }
+        var collections = verified.memberOf
+        if verified.kind == "delete", let stored = try await store.resource(at: try uri.path),
+            case .array(let held)? = (try? JSONValue(parsing: stored.value))?["memberOf"]
+        {
+            for case .string(let collection) in held { collections.append(collection) }
+        }
+        for collection in collections {
+            if let owner = try? ConcrntURI(parsing: collection), await livesThere(owner.ccid) { return true }
+        }
+        return false
+    }
+
     /// Commits what another server relayed, once its signature verifies and its author lives
     /// there: a document (unless the same bytes are already here), or a deletion.
     func mirror(_ event: UpstreamEvent, from origin: String) async {
@@ -260,8 +282,8 @@ final class Federation: Service, Sendable {
             let verified = try SignedDocument(json: event.envelope).verify()
             guard let key = verified.key else { return }
             let uri = try ConcrntURI(ccid: verified.author, key: key)
-            guard case .remote(let home) = await directory.home(of: verified.author), home.hasSameBytes(as: origin) else {
-                logger.notice("a relayed document's author does not live where it came from", metadata: ["resource": "\(uri)", "origin": "\(origin)"])
+            guard try await mayRelay(verified, uri: uri, from: origin) else {
+                logger.notice("a relayed document neither lives nor is posted where it came from", metadata: ["resource": "\(uri)", "origin": "\(origin)"])
                 return
             }
             documents.forget(uri)

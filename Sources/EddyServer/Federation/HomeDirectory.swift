@@ -57,6 +57,7 @@ final class HomeDirectory: Sendable {
             return .remote(origin: origin)
         }
         if let home = try? await store.collectionExists(ResourcePath(segments: [ConcrntURI.root, ccid], isCollection: true)), home {
+            remember(ccid, .here, for: Self.unknownSeconds)
             return .here
         }
         guard askingPeers else { return .here }
