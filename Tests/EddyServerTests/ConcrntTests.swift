@@ -16,9 +16,12 @@ struct Entity {
     let key = SigningKey.generate()
     var ccid: String { key.ccid }
 
-    func document(key: String, value: String = #"{"body":"hello"}"#, memberOf: [String] = [], kind: String? = nil, createdAt: Date = Date()) -> String {
+    func document(
+        key: String, value: String = #"{"body":"hello"}"#, memberOf: [String] = [], kind: String? = nil, createdAt: Date = Date(),
+        schema: String = "https://schema.concrnt.net/note.json"
+    ) -> String {
         let members = memberOf.map { JSONValue.quoted($0) }.joined(separator: ",")
-        var text = #"{"key":\#(JSONValue.quoted(key)),"schema":"https://schema.concrnt.net/note.json","value":\#(value),"#
+        var text = #"{"key":\#(JSONValue.quoted(key)),"schema":\#(JSONValue.quoted(schema)),"value":\#(value),"#
         text += #""author":\#(JSONValue.quoted(ccid)),"createdAt":\#(JSONValue.quoted(Instant.format(createdAt))),"memberOf":[\#(members)]"#
         if let kind { text += #","kind":\#(JSONValue.quoted(kind))"# }
         return text + "}"

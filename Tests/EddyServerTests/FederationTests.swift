@@ -57,6 +57,29 @@ import Testing
         }
     }
 
+    /// An entity's own affiliation document, held here, says where it lives: away learns
+    /// alice's home from it when no peer can tell.
+    @Test func anAffiliationDocumentHeldHereSaysWhereItsAuthorLives() async throws {
+        try await TestServer.with(configure: { $0.allowOutbound = Self.loopback }) { home in
+            // A peer on home's host and port that knows no entity: it gives away the scheme only.
+            try await TestServer.with(configure: {
+                $0.allowOutbound = Self.loopback
+                $0.concrntPeers = [URL(string: home.baseURL + "/nowhere")!]
+            }) { away in
+                let alice = Entity()
+                let note = alice.signed(alice.document(key: "note"))
+                #expect(try await ConcrntTests.commit(home, note).status == 201)
+                #expect(try await TestHTTP.send(.GET, Self.resourceURL(away, "cc://\(alice.ccid)/note")).status == 404)
+                let host = home.baseURL.replacingOccurrences(of: "http://", with: "")
+                let affiliation = alice.signed(
+                    alice.document(key: "affiliation", value: #"{"domain":"\#(host)"}"#, schema: "https://schema.concrnt.world/a/affiliation.json"))
+                #expect(try await ConcrntTests.commit(away, affiliation).status == 201)
+                let read = try await TestHTTP.send(.GET, Self.resourceURL(away, "cc://\(alice.ccid)/note"))
+                #expect(read.status == 200 && read.body == note, "\(read.status) \(read.body)")
+            }
+        }
+    }
+
     /// A relayed document is believed only when it is its author's, for its key.
     @Test func aDocumentIsBelievedOnlyForTheURIItClaims() throws {
         let alice = Entity()

@@ -90,6 +90,7 @@ struct Concrnt: Sendable {
         guard case .committed(let outcomes) = outcome, case .committed(let event, let created)? = outcomes.first else {
             throw Problem(.conflict, "not-committed", "\(outcome)")
         }
+        await federation?.directory.learn(from: verified, ownHost: request.head.authority)
         return .json(
             created ? .created : .ok, "{\"uri\":\(JSONValue.quoted(uri.description))}", headers: [.eTag: event.etag.headerValue])
     }

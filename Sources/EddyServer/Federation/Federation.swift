@@ -305,6 +305,7 @@ final class Federation: Service, Sendable {
                 mutations = try ConcrntWrites.put(verified, envelope: event.envelope, uri: uri).mutations
             }
             _ = try await store.commit(all: mutations)
+            await directory.learn(from: verified, ownHost: nil)
         } catch {
             logger.notice("a relayed document was not taken", metadata: ["origin": "\(origin)", "error": "\(error)"])
         }

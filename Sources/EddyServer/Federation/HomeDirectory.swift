@@ -1,3 +1,4 @@
+import ConcrntCrypto
 import EddyCore
 import Foundation
 import Logging
@@ -84,6 +85,28 @@ final class HomeDirectory: Sendable {
             logger.debug("a peer could not be asked", metadata: ["peer": "\(peer)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// The `domain` an entity's own affiliation document names (a signed document whose schema
+    /// names an affiliation), if `document` is one.
+    static func affiliationDomain(of document: VerifiedDocument) -> String? {
+        guard document.kind != "delete", let schema = document.schema, schema.lowercased().contains("affiliation"),
+            case .string(let domain)? = (try? JSONValue(parsing: document.value ?? "null"))?["domain"], !domain.isEmpty,
+            domain.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") })
+        else { return nil }
+        return domain
+    }
+
+    /// Learns from an entity document held here: an affiliation says where its author lives.
+    /// One naming `ownHost` says the author lives here, and undoes a remote home learned before.
+    func learn(from document: VerifiedDocument, ownHost: String?) async {
+        guard let domain = Self.affiliationDomain(of: document) else { return }
+        if let ownHost, Authority.same(domain[...], ownHost[...], scheme: "https") {
+            remember(document.author, .here, for: .infinity)
+            _ = try? await store.deleteRegistration(id: Self.registrationID(document.author))
+            return
+        }
+        await learn(document.author, .remote(origin: servers.origin(ofHost: domain)))
     }
 
     private func learn(_ ccid: String, _ home: Home) async {
