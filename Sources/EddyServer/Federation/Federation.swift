@@ -163,6 +163,7 @@ final class Federation: Service, Sendable {
         }
         defer { ticker.cancel() }
         for await _ in interestChanges {
+            guard !Task.isCancelled else { break }
             await saveInterest()
             // The holder re-reads at once if it is this node, else within its tick.
             sync.poke()
