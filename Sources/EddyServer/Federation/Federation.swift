@@ -119,19 +119,21 @@ final class Federation: Service, Sendable {
     /// Sets whether this node watches `uri` at `origin` from what the hub says now, so watch
     /// and unwatch edges that overtake each other still end in the right state.
     private func update(_ uri: String, at origin: String, filter: SubscriptionFilter) async {
-        let watched = hub.isWatched(filter) || hub.isWatched(Self.sibling(of: filter))
         let key = ByteIdentity(origin)
-        let changed = interest.withLock { interest -> Bool in
+        // Read under the interest lock (the hub never takes it), so updates apply in the order
+        // they read the hub, and the last one applied saw the latest state.
+        let (watched, changed) = interest.withLock { interest -> (Bool, Bool) in
+            let watched = hub.isWatched(filter) || hub.isWatched(Self.sibling(of: filter))
             var resources = interest[key] ?? []
             if watched {
-                guard interest[key] != nil || interest.count < Self.maximumUpstreams else { return false }
-                guard resources.count < resourcesPerUpstream else { return false }
-                guard resources.insert(ByteIdentity(uri)).inserted else { return false }
+                guard interest[key] != nil || interest.count < Self.maximumUpstreams else { return (watched, false) }
+                guard resources.count < resourcesPerUpstream else { return (watched, false) }
+                guard resources.insert(ByteIdentity(uri)).inserted else { return (watched, false) }
             } else {
-                guard resources.remove(ByteIdentity(uri)) != nil else { return false }
+                guard resources.remove(ByteIdentity(uri)) != nil else { return (watched, false) }
             }
             interest[key] = resources.isEmpty ? nil : resources
-            return true
+            return (watched, true)
         }
         if changed { interestChanged.yield() }
         // A document watched from now on starts from its current state at home.
