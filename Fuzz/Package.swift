@@ -25,6 +25,8 @@ let targets: [(name: String, modules: [String])] = [
     ("signed-document", ["EddyServer"]),
     ("websocket-frames", ["EddyServer"]),
     ("first-request-guard", ["EddyServer"]),
+    ("solid-legacy", ["EddyServer"]),
+    ("concrnt-recent", ["EddyServer"]),
 ]
 
 let package = Package(
