@@ -82,11 +82,6 @@ final class Federation: Service, Sendable {
         try await servers.shutdown()
     }
 
-    /// The upstream socket to `origin`, if this node holds one (for tests and status).
-    func upstream(to origin: String) -> Upstream? {
-        upstreams.withLock { $0[ByteIdentity(origin)] }
-    }
-
     /// The Concrnt resource a filter watches, if it is one of an entity's: a document's value,
     /// or a timeline's members.
     static func resource(watchedBy filter: SubscriptionFilter) -> (ccid: String, uri: String)? {
@@ -140,7 +135,7 @@ final class Federation: Service, Sendable {
         if watched, case .value = filter, let resource = try? ConcrntURI(parsing: uri) {
             do {
                 if let envelope = try await documents.document(resource, at: origin) {
-                    await mirror(UpstreamEvent(deleted: false, envelope: envelope), from: origin)
+                    await mirror(envelope, from: origin)
                 }
             } catch {
                 logger.notice("a remote document could not be fetched", metadata: ["resource": "\(uri)", "error": "\(error)"])
@@ -223,8 +218,8 @@ final class Federation: Service, Sendable {
             for (origin, resources) in wanted {
                 let upstream =
                     table[origin]
-                    ?? Upstream(origin: origin.text, servers: servers, logger: logger) { [weak self] event in
-                        await self?.mirror(event, from: origin.text)
+                    ?? Upstream(origin: origin.text, servers: servers, logger: logger) { [weak self] envelope in
+                        await self?.mirror(envelope, from: origin.text)
                     }
                 table[origin] = upstream
                 changes.append((upstream, resources.map(\.text).sorted()))
@@ -278,11 +273,12 @@ final class Federation: Service, Sendable {
         return false
     }
 
-    /// Commits what another server relayed, once its signature verifies and its author lives
-    /// there: a document (unless the same bytes are already here), or a deletion.
-    func mirror(_ event: UpstreamEvent, from origin: String) async {
+    /// Commits what another server relayed, once its signature verifies and `mayRelay` holds:
+    /// a document (unless the same signed document, or a newer one, is already here), or a
+    /// deletion.
+    func mirror(_ envelope: String, from origin: String) async {
         do {
-            let verified = try SignedDocument(json: event.envelope).verify()
+            let verified = try SignedDocument(json: envelope).verify()
             guard let key = verified.key else { return }
             let uri = try ConcrntURI(ccid: verified.author, key: key)
             guard try await mayRelay(verified, uri: uri, from: origin) else {
@@ -292,12 +288,12 @@ final class Federation: Service, Sendable {
             documents.forget(uri)
             let mutations: [Mutation]
             if verified.kind == "delete" {
-                guard let deletions = try await ConcrntWrites.delete(uri, envelope: event.envelope, store: store, authorize: { _ in }) else { return }
+                guard let deletions = try await ConcrntWrites.delete(uri, envelope: envelope, store: store, authorize: { _ in }) else { return }
                 mutations = deletions
             } else {
                 if let stored = try await store.resource(at: try uri.path), let record = try? JSONValue(parsing: stored.value) {
                     // The same signed document, however its envelope was spaced on the way.
-                    if case .string(let envelope)? = record["signedDocument"], let held = try? SignedDocument(json: envelope),
+                    if case .string(let stored)? = record["signedDocument"], let held = try? SignedDocument(json: stored),
                         held.document.hasSameBytes(as: verified.document), ByteIdentity.same(held.signature, verified.signature)
                     {
                         return
@@ -305,7 +301,7 @@ final class Federation: Service, Sendable {
                     // A fetch that started before a relayed replacement must not undo it.
                     if case .string(let text)? = record["createdAt"], let storedAt = Instant.parse(text), storedAt > verified.createdAt { return }
                 }
-                mutations = try ConcrntWrites.put(verified, envelope: event.envelope, uri: uri).mutations
+                mutations = try ConcrntWrites.put(verified, envelope: envelope, uri: uri).mutations
             }
             _ = try await store.commit(all: mutations)
             await directory.learn(from: verified, ownHost: nil)

@@ -4,38 +4,27 @@ import HummingbirdWSClient
 import Logging
 import Synchronization
 
-/// An event another server's realtime socket sent, before it is believed.
-struct UpstreamEvent: Sendable {
-    let deleted: Bool
-    /// The signed document: the committed one, or for a deletion the delete document.
-    let envelope: String
-}
-
 /// One realtime socket to another Concrnt server, driven by `UpstreamStateMachine`. It speaks
 /// CIP-7's spec dialect — `{"action":"subscribe","resources":[…]}`, which carries a document's
-/// changes and a timeline's members alike — and hands every event, in order, to `relay`.
+/// changes and a timeline's members alike — and hands every event's signed document (for a
+/// deletion, the delete document), in order and not yet believed, to `relay`.
 /// Pings go every 10 s, as the deployed network's servers ping each other.
 final class Upstream: Sendable {
     static let maximumMessageBytes = 1 << 20
 
     let origin: String
     private let servers: RemoteServers
-    private let relay: @Sendable (UpstreamEvent) async -> Void
+    private let relay: @Sendable (_ envelope: String) async -> Void
     private let logger: Logger
     private let machine = Mutex(UpstreamStateMachine())
     /// The open socket's outgoing messages; only the newest list matters.
     private let outgoing = Mutex<AsyncStream<String>.Continuation?>(nil)
 
-    init(origin: String, servers: RemoteServers, logger: Logger, relay: @escaping @Sendable (UpstreamEvent) async -> Void) {
+    init(origin: String, servers: RemoteServers, logger: Logger, relay: @escaping @Sendable (_ envelope: String) async -> Void) {
         self.origin = origin
         self.servers = servers
         self.logger = logger
         self.relay = relay
-    }
-
-    /// Whether the socket is open and carries exactly `resources` (for tests and status).
-    func carries(_ resources: [String]) -> Bool {
-        machine.withLock { $0.state == .connected(sent: resources) }
     }
 
     func want(_ resources: [String]) { perform(machine.withLock { $0.want(resources) }) }
@@ -103,14 +92,15 @@ final class Upstream: Sendable {
 
     /// A spec-dialect event: `{"event":"created"|"deleted","resource":…,"signed_document":{…}}`.
     private func received(_ text: String) async {
-        guard let message = try? JSONValue(parsing: text), case .string(let event)? = message["event"],
-            event == "created" || event == "deleted", let signed = message["signed_document"], case .object = signed
+        guard let message = try? JSONValue(parsing: text) else { return }
+        guard case .string(let event)? = message["event"], event == "created" || event == "deleted",
+            let signed = message["signed_document"], case .object = signed
         else {
-            if (try? JSONValue(parsing: text))?["error"] != nil {
+            if message["error"] != nil {
                 logger.debug("the upstream refused something", metadata: ["origin": "\(origin)", "message": "\(text.prefix(200))"])
             }
             return
         }
-        await relay(UpstreamEvent(deleted: event == "deleted", envelope: signed.text))
+        await relay(signed.text)
     }
 }
