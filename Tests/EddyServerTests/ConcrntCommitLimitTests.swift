@@ -48,7 +48,7 @@ import Testing
     @Test func memberOfIsBounded() async throws {
         try await TestServer.with { server in
             let alice = Entity()
-            let tooMany = (0...Concrnt.maximumMemberOf).map { "cc://\(alice.ccid)/list\($0)" }
+            let tooMany = (0...ConcrntWrites.maximumMemberOf).map { "cc://\(alice.ccid)/list\($0)" }
             let refused = try await ConcrntTests.commit(server, alice.signed(alice.document(key: "busy", memberOf: tooMany)))
             #expect(refused.status == 422, "\(refused.body)")
             #expect(refused.json?["type"] == .string("urn:eddy:problem:too-many-collections"))

@@ -134,7 +134,7 @@ struct ChunkedTimeline: Sendable {
     }
 
     /// A response with a strong ETag of its bytes, honouring `If-None-Match`.
-    func cached(_ body: String, maxAge: Int, request: Request, isPrivate: Bool) -> Response {
+    private func cached(_ body: String, maxAge: Int, request: Request, isPrivate: Bool) -> Response {
         let digest = SHA256.hash(data: Data(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let etag = ETag(opaque: digest)
         var headers: HTTPFields = [

@@ -49,9 +49,6 @@ struct Concrnt: Sendable {
 
     // MARK: Commit
 
-    /// Collections one document may join (`ConcrntWrites.maximumMemberOf`).
-    static let maximumMemberOf = ConcrntWrites.maximumMemberOf
-
     /// A signature says who wrote the document; the access policy still decides whether the
     /// caller may write the document and each member entry, and every entry is a write that
     /// `chargeEntries` spends the rate limit on (the document itself was charged before the

@@ -6,7 +6,6 @@ import Hummingbird
 struct WriteLimits: Sendable {
     let limiter: RateLimiter
 
-    /// Spends `cost` writes of the caller's budget, or refuses with 429 and `Retry-After`.
     /// Whether a request of `method` spends the caller's budget: every one that can change state.
     static func charges(_ method: HTTPRequest.Method) -> Bool {
         switch method {
@@ -15,6 +14,7 @@ struct WriteLimits: Sendable {
         }
     }
 
+    /// Spends `cost` writes of the caller's budget, or refuses with 429 and `Retry-After`.
     func charge(_ exchange: Exchange, cost: Int = 1) throws {
         guard cost > 0 else { return }
         let key = exchange.identity.subject.map { "sub:" + $0 } ?? "addr:" + exchange.clientAddress
