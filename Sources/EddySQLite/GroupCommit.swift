@@ -11,9 +11,18 @@ final class GroupCommit: Sendable {
 
     private let queue: BatchQueue<Mutation, CommitOutcome>
 
-    init(pool: DatabasePool, maximumBatch: Int = 256, apply: @escaping Apply, listener: @escaping @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?) {
+    init(
+        pool: DatabasePool, cache: ResourceCache, maximumBatch: Int = 256, apply: @escaping Apply,
+        listener: @escaping @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?
+    ) {
         queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
-            await Self.write(mutations, pool: pool, apply: apply, listener: listener())
+            let paths = mutations.map(\.path)
+            cache.beginWriting(paths)
+            let results = await Self.write(mutations, pool: pool, apply: apply, listener: listener())
+            cache.endWriting(paths, committed: results.compactMap { result in
+                if case .success(.committed(let event, _)) = result { event.path } else { nil }
+            })
+            return results
         }
     }
 

@@ -13,12 +13,23 @@ public final class SQLiteStore: ResourceStore {
         /// process crash but may lose the newest commits on power loss.
         public var synchronous: Synchronous
         public var busyTimeoutSeconds: Double
+        /// The read cache's budget for resource values (0: no cache) and its most resources.
+        public var readCacheBytes: Int
+        public var readCacheEntries: Int
 
         public enum Synchronous: String, Sendable { case full = "FULL", normal = "NORMAL" }
 
-        public init(synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 5) {
+        public static let defaultReadCacheBytes = 16 << 20
+        public static let defaultReadCacheEntries = 8192
+
+        public init(
+            synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 5, readCacheBytes: Int = defaultReadCacheBytes,
+            readCacheEntries: Int = defaultReadCacheEntries
+        ) {
             self.synchronous = synchronous
             self.busyTimeoutSeconds = busyTimeoutSeconds
+            self.readCacheBytes = readCacheBytes
+            self.readCacheEntries = readCacheEntries
         }
     }
 
@@ -30,6 +41,7 @@ public final class SQLiteStore: ResourceStore {
     var writer: DatabasePool { pool }
     private let listener = CommitListener()
     private let groupCommit: GroupCommit
+    let cache: ResourceCache
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: URL, configuration: Configuration = .init()) throws {
@@ -56,8 +68,10 @@ public final class SQLiteStore: ResourceStore {
         }
         let listener = self.listener
         let epoch = self.epoch
+        let cache = ResourceCache(limits: .init(entries: configuration.readCacheEntries, bytes: configuration.readCacheBytes))
+        self.cache = cache
         groupCommit = GroupCommit(
-            pool: pool, apply: { mutation, db in try Self.apply(mutation, in: db, epoch: epoch) }, listener: { listener.current })
+            pool: pool, cache: cache, apply: { mutation, db in try Self.apply(mutation, in: db, epoch: epoch) }, listener: { listener.current })
     }
 
     private static func makeEpoch() -> String {
@@ -86,12 +100,19 @@ public final class SQLiteStore: ResourceStore {
         // read transaction around it would add two statements' work and isolate nothing more.
         // Prepared once per reader connection, not per read: preparing it was about a quarter
         // of a GET's instructions (docs/benchmark-log.md, sixteenth series).
-        return try await pool.unsafeRead { db in
+        let ticket: ResourceCache.Ticket
+        switch cache.lookup(path) {
+        case .hit(let resource): return resource
+        case .miss(let missed): ticket = missed
+        }
+        let found = try await pool.unsafeRead { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT value, version, created_seq, updated_at, created_at FROM resources WHERE path = ? AND value IS NOT NULL"),
                 arguments: [path.description]
             ).map { Self.resource(path: path, row: $0, epoch: epoch) }
         }
+        if let found { cache.fill(found, ticket: ticket) }
+        return found
     }
 
     public func children(of collection: ResourcePath, limit: Int, descending: Bool) async throws -> [StoredResource] {
@@ -130,8 +151,12 @@ public final class SQLiteStore: ResourceStore {
     public func commit(all mutations: [Mutation]) async throws -> BatchOutcome {
         let epoch = self.epoch
         let listener = self.listener
+        let paths = mutations.map(\.path)
+        cache.beginWriting(paths)
+        var committed: [ResourcePath] = []
+        defer { cache.endWriting(paths, committed: committed) }
         do {
-            return try await pool.write { db in
+            let outcome: BatchOutcome = try await pool.write { db in
                 var outcomes: [CommitOutcome] = []
                 var events: [ChangeEvent] = []
                 for (index, mutation) in mutations.enumerated() {
@@ -146,6 +171,10 @@ public final class SQLiteStore: ResourceStore {
                 }
                 return .committed(outcomes)
             }
+            if case .committed(let outcomes) = outcome {
+                committed = outcomes.compactMap { if case .committed(let event, _) = $0 { event.path } else { nil } }
+            }
+            return outcome
         } catch let refusal as BatchRefusal {
             return .refused(index: refusal.index, outcome: refusal.outcome)
         }

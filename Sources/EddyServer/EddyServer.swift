@@ -47,6 +47,7 @@ public struct EddyServer: Sendable {
         }
         var sqlite = SQLiteStore.Configuration()
         sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
+        sqlite.readCacheBytes = configuration.sqlite.readCacheBytes
         return try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
     }
 

@@ -1,4 +1,5 @@
 import EddyCore
+import EddySQLite
 import Foundation
 
 /// Everything `eddy serve` can be told. Every limit lives here, with its default.
@@ -107,6 +108,8 @@ public struct ServerConfiguration: Sendable {
     public struct SQLiteSettings: Sendable {
         /// Whether every commit waits for fsync (`full`) or only for the OS (`normal`).
         public var synchronousFull: Bool = true
+        /// Bytes of resource values kept in memory for reads (0: none); see `SQLiteStore`.
+        public var readCacheBytes: Int = SQLiteStore.Configuration.defaultReadCacheBytes
         public init() {}
     }
 

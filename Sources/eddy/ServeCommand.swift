@@ -62,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "SQLite durability: full (fsync each commit) or normal (EDDY_SYNC).")
     var sync: String = environment("SYNC") ?? "full"
 
+    @Option(help: "SQLite store: bytes of resource values kept in memory for reads, 0 for none (EDDY_READ_CACHE_BYTES).")
+    var readCacheBytes: Int = environment("READ_CACHE_BYTES").flatMap(Int.init) ?? ServerConfiguration().sqlite.readCacheBytes
+
     @Option(help: "HS256 secret that verifies bearer tokens (EDDY_JWT_SECRET).")
     var jwtSecret: String?
 
@@ -148,6 +151,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBodyBytes > 0, maxList > 0, retainEvents > 0, retainSeconds > 0, retentionInterval > 0, subscriberBuffer > 0
         else { throw ValidationError("limits must be positive numbers") }
         guard sharedKeys >= 0 else { throw ValidationError("--shared-keys must be 0 or more") }
+        guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard bodyTimeout > 0 else { throw ValidationError("--body-timeout must be positive") }
         guard keepAlive > 0, headerTimeout > 0, writeRate > 0, writeBurst >= 1, maxHeaderBytes >= 1024, maxConnectionsPerAddress > 0
         else { throw ValidationError("--keep-alive, --header-timeout, --write-rate, --write-burst, --max-header-bytes (≥ 1024) and --max-connections-per-address must be positive") }
@@ -210,6 +214,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.sharedEncodingKeys = sharedKeys
         configuration.keepAliveSeconds = keepAlive
         configuration.sqlite.synchronousFull = sync == "full"
+        configuration.sqlite.readCacheBytes = readCacheBytes
         configuration.jwtSecret = (jwtSecret ?? environment("JWT_SECRET"))
         configuration.jwksFile = (jwks ?? environment("JWKS")).map { URL(fileURLWithPath: $0) }
         configuration.policyFile = (policy ?? environment("POLICY")).map { URL(fileURLWithPath: $0) }

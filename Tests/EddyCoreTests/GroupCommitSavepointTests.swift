@@ -16,7 +16,7 @@ import Testing
         let pool = try DatabasePool(path: file.path)
         try await pool.write { db in try db.execute(sql: "CREATE TABLE rows(name TEXT NOT NULL)") }
         let commit = GroupCommit(
-            pool: pool,
+            pool: pool, cache: ResourceCache(limits: .disabled),
             apply: { mutation, db in
                 try db.execute(sql: "INSERT INTO rows(name) VALUES (?)", arguments: [mutation.path.name])
                 if mutation.path.name.hasPrefix("bad") { throw Refused() }
