@@ -23,6 +23,7 @@ final class LogFollower: Sendable {
     private let nodeID: String
     private let epoch: String
     private let logger: Logger
+    private let cache: ResourceCache
     private let state: Mutex<State>
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -30,8 +31,12 @@ final class LogFollower: Sendable {
     private let pageSize = 500
     private let safetyTick: Duration = .seconds(2)
 
-    init(client: PostgresClient, location: PostgresLocation, channel: String, nodeID: String, epoch: String, startAfter: SequenceNumber, logger: Logger) {
+    init(
+        client: PostgresClient, location: PostgresLocation, channel: String, nodeID: String, epoch: String, startAfter: SequenceNumber, cache: ResourceCache,
+        logger: Logger
+    ) {
         self.client = client
+        self.cache = cache
         self.location = location
         self.channel = channel
         self.nodeID = nodeID
@@ -40,6 +45,9 @@ final class LogFollower: Sendable {
         state = Mutex(State(published: startAfter))
         (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// The last sequence number handed to the hub; every commit up to it has left the read cache.
+    var published: SequenceNumber { state.withLock { $0.published } }
 
     /// The name of the listening connection in `pg_stat_activity`.
     var listenerApplicationName: String { "eddy-listener-" + nodeID }
@@ -108,6 +116,7 @@ final class LogFollower: Sendable {
                 continue
             }
             if let last = events.last {
+                cache.endWriting([], committed: events.map(\.path))
                 publish(events)
                 let ready = state.withLock { state in
                     state.published = last.sequence

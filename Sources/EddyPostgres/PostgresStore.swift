@@ -17,9 +17,15 @@ public final class PostgresStore: ResourceStore {
     private let running: Task<Void, Never>
     private let writer: PostgresWriter
     private let follower: LogFollower
+    let cache: ResourceCache
+    private let barrier: HeadBarrier
 
-    /// Connects, migrates the schema and starts following the log.
-    public static func open(_ location: PostgresLocation, logger: Logger) async throws -> PostgresStore {
+    /// Connects, migrates the schema and starts following the log. `readCache` bounds the
+    /// resources answered from memory (`ResourceCache`); `.disabled` reads every one from the
+    /// database.
+    public static func open(
+        _ location: PostgresLocation, readCache: ResourceCache.Limits = .standard, logger: Logger
+    ) async throws -> PostgresStore {
         // One plain connection first: a wrong address or password is reported at once, where
         // the pool would keep retrying for a minute before giving up.
         try await StoreAvailability.guarded {
@@ -36,14 +42,18 @@ public final class PostgresStore: ResourceStore {
             let epoch = try await StoreAvailability.guarded {
                 try await PostgresSchema.migrate(client, schema: location.schema, freshEpoch: Self.makeEpoch(), logger: logger)
             }
-            return try await PostgresStore(location: location, client: client, running: running, epoch: epoch, logger: logger)
+            return try await PostgresStore(
+                location: location, client: client, running: running, epoch: epoch, readCache: readCache, logger: logger)
         } catch {
             running.cancel()
             throw error
         }
     }
 
-    private init(location: PostgresLocation, client: PostgresClient, running: Task<Void, Never>, epoch: String, logger: Logger) async throws {
+    private init(
+        location: PostgresLocation, client: PostgresClient, running: Task<Void, Never>, epoch: String, readCache: ResourceCache.Limits,
+        logger: Logger
+    ) async throws {
         self.location = location
         self.client = client
         self.running = running
@@ -52,8 +62,11 @@ public final class PostgresStore: ResourceStore {
         nodeID = Self.makeEpoch()
         let channel = "eddy_log_" + location.schema
         let head = try await Self.head(client, logger: logger)
+        cache = ResourceCache(limits: readCache)
+        barrier = HeadBarrier { try await Self.head(client, logger: logger) }
         follower = LogFollower(
-            client: client, location: location, channel: channel, nodeID: nodeID, epoch: epoch, startAfter: head, logger: logger)
+            client: client, location: location, channel: channel, nodeID: nodeID, epoch: epoch, startAfter: head, cache: cache,
+            logger: logger)
         writer = PostgresWriter(client: client, channel: channel, epoch: epoch, follower: follower, logger: logger)
     }
 
@@ -70,13 +83,27 @@ public final class PostgresStore: ResourceStore {
 
     public func resource(at path: ResourcePath) async throws -> StoredResource? {
         try await StoreAvailability.guarded {
+            var ticket: ResourceCache.Ticket?
+            if cache.isEnabled {
+                // Published first, looked up after: an entry found then was filled after every
+                // commit up to the head had left the cache.
+                let head = try await barrier.head()
+                let caughtUp = follower.published >= head
+                switch cache.lookup(path) {
+                case .hit(let resource) where caughtUp: return resource
+                case .hit: break
+                case .miss(let missed): ticket = missed
+                }
+            }
             let rows = try await client.query(
                 """
                 SELECT path, value, version, created_seq, updated_at, created_at FROM resources
                 WHERE path = \(path.description) AND value IS NOT NULL
                 """, logger: logger
             ).collect()
-            return try rows.first.map(resource)
+            let found = try rows.first.map(resource)
+            if let found, let ticket { cache.fill(found, ticket: ticket) }
+            return found
         }
     }
 

@@ -13,23 +13,15 @@ public final class SQLiteStore: ResourceStore {
         /// process crash but may lose the newest commits on power loss.
         public var synchronous: Synchronous
         public var busyTimeoutSeconds: Double
-        /// The read cache's budget for resource values (0: no cache) and its most resources.
-        public var readCacheBytes: Int
-        public var readCacheEntries: Int
+        /// What the read cache may hold (`ResourceCache`).
+        public var readCache: ResourceCache.Limits
 
         public enum Synchronous: String, Sendable { case full = "FULL", normal = "NORMAL" }
 
-        public static let defaultReadCacheBytes = 16 << 20
-        public static let defaultReadCacheEntries = 8192
-
-        public init(
-            synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 5, readCacheBytes: Int = defaultReadCacheBytes,
-            readCacheEntries: Int = defaultReadCacheEntries
-        ) {
+        public init(synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 5, readCache: ResourceCache.Limits = .standard) {
             self.synchronous = synchronous
             self.busyTimeoutSeconds = busyTimeoutSeconds
-            self.readCacheBytes = readCacheBytes
-            self.readCacheEntries = readCacheEntries
+            self.readCache = readCache
         }
     }
 
@@ -68,7 +60,7 @@ public final class SQLiteStore: ResourceStore {
         }
         let listener = self.listener
         let epoch = self.epoch
-        let cache = ResourceCache(limits: .init(entries: configuration.readCacheEntries, bytes: configuration.readCacheBytes))
+        let cache = ResourceCache(limits: configuration.readCache)
         self.cache = cache
         groupCommit = GroupCommit(
             pool: pool, cache: cache, apply: { mutation, db in try Self.apply(mutation, in: db, epoch: epoch) }, listener: { listener.current })

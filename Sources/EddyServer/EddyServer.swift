@@ -40,14 +40,16 @@ public struct EddyServer: Sendable {
 
     /// The store `configuration` names, open.
     public static func openStore(_ configuration: ServerConfiguration, logger: Logger = .eddy()) async throws -> any ResourceStore {
+        var readCache = ResourceCache.Limits.standard
+        readCache.bytes = configuration.readCacheBytes
         if let url = configuration.storeURL {
             let location: PostgresLocation
             do { location = try PostgresLocation(url: url) } catch { throw ConfigurationError("--store: \(error)") }
-            return try await PostgresStore.open(location, logger: logger)
+            return try await PostgresStore.open(location, readCache: readCache, logger: logger)
         }
         var sqlite = SQLiteStore.Configuration()
         sqlite.synchronous = configuration.sqlite.synchronousFull ? .full : .normal
-        sqlite.readCacheBytes = configuration.sqlite.readCacheBytes
+        sqlite.readCache = readCache
         return try SQLiteStore(directory: configuration.dataDirectory, configuration: sqlite)
     }
 

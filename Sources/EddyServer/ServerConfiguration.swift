@@ -1,5 +1,4 @@
 import EddyCore
-import EddySQLite
 import Foundation
 
 /// Everything `eddy serve` can be told. Every limit lives here, with its default.
@@ -33,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     /// Seconds between SSE comment keep-alives.
     public var keepAliveSeconds: Double = 15
     public var sqlite = SQLiteSettings()
+    /// Bytes of resource values either store keeps in memory for reads (0: none); `ResourceCache`.
+    public var readCacheBytes = ResourceCache.Limits.standard.bytes
     /// Where `GET /metrics` (Prometheus) is served, on a listener apart from the API; nil: off.
     public var metricsAddress: MetricsAddress?
     /// Whether the metrics listener may be on an address other machines reach: it answers
@@ -108,8 +109,6 @@ public struct ServerConfiguration: Sendable {
     public struct SQLiteSettings: Sendable {
         /// Whether every commit waits for fsync (`full`) or only for the OS (`normal`).
         public var synchronousFull: Bool = true
-        /// Bytes of resource values kept in memory for reads (0: none); see `SQLiteStore`.
-        public var readCacheBytes: Int = SQLiteStore.Configuration.defaultReadCacheBytes
         public init() {}
     }
 

@@ -62,8 +62,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "SQLite durability: full (fsync each commit) or normal (EDDY_SYNC).")
     var sync: String = environment("SYNC") ?? "full"
 
-    @Option(help: "SQLite store: bytes of resource values kept in memory for reads, 0 for none (EDDY_READ_CACHE_BYTES).")
-    var readCacheBytes: Int = environment("READ_CACHE_BYTES").flatMap(Int.init) ?? ServerConfiguration().sqlite.readCacheBytes
+    @Option(help: "Bytes of resource values kept in memory for reads, 0 for none (EDDY_READ_CACHE_BYTES).")
+    var readCacheBytes: Int = environment("READ_CACHE_BYTES").flatMap(Int.init) ?? ServerConfiguration().readCacheBytes
 
     @Option(help: "HS256 secret that verifies bearer tokens (EDDY_JWT_SECRET).")
     var jwtSecret: String?
@@ -214,7 +214,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.sharedEncodingKeys = sharedKeys
         configuration.keepAliveSeconds = keepAlive
         configuration.sqlite.synchronousFull = sync == "full"
-        configuration.sqlite.readCacheBytes = readCacheBytes
+        configuration.readCacheBytes = readCacheBytes
         configuration.jwtSecret = (jwtSecret ?? environment("JWT_SECRET"))
         configuration.jwksFile = (jwks ?? environment("JWKS")).map { URL(fileURLWithPath: $0) }
         configuration.policyFile = (policy ?? environment("POLICY")).map { URL(fileURLWithPath: $0) }

@@ -1,37 +1,45 @@
-import EddyCore
 import Synchronization
 
 /// Recently read resources, answered without a trip to a reader connection: that trip hands the
 /// request to GRDB's reader queue and back, two thread wake-ups that cost more than the read.
 ///
-/// The cache answers exactly what the database would, because every write to this store passes
-/// through this process (`GroupCommit` and batches):
-/// - Before a write's transaction begins, its paths are dropped and marked as being written;
-///   while marked, a path is neither answered nor filled from here.
-/// - After the transaction ends (committed or not), its paths, and those of every event it
-///   committed, are dropped again and unmarked, and the generation moves on.
+/// The cache answers what the database would, given that the store tells it of every commit:
+/// - A store that knows a write's paths before it commits (SQLite's single writer) calls
+///   `beginWriting`: the paths are dropped and marked, and while marked a path is neither
+///   answered nor filled from here.
+/// - Once a transaction has ended, `endWriting` drops its paths and those of every event it
+///   committed again, unmarks them, and moves the generation on. PostgreSQL's store calls it with
+///   the events its log follower reads, from every node, before they are published; it answers
+///   from here only when the follower has reached the log's head as of after the read began.
 /// - A read that missed fills the cache only if no write ended while it read (the generation is
-///   unchanged) and none of its path is under way: a snapshot taken before a commit is never kept
-///   after it.
+///   unchanged) and no write to its path is under way: a snapshot taken before a commit is never
+///   kept after the commit is known.
 ///
 /// Bounded by entries and by the bytes of the values it holds; the oldest filled is dropped
 /// first. Values larger than a sixty-fourth of the budget are never kept.
-final class ResourceCache: Sendable {
-    struct Limits: Sendable {
-        var entries: Int
-        var bytes: Int
+public final class ResourceCache: Sendable {
+    public struct Limits: Sendable {
+        public var entries: Int
+        public var bytes: Int
 
-        static let disabled = Limits(entries: 0, bytes: 0)
+        public init(entries: Int, bytes: Int) {
+            self.entries = entries
+            self.bytes = bytes
+        }
+
+        public static let disabled = Limits(entries: 0, bytes: 0)
+        /// 16 MiB of values, 8,192 resources.
+        public static let standard = Limits(entries: 8192, bytes: 16 << 20)
     }
 
     /// What a lookup found: a resource, or where to come back with what the database said.
-    enum Lookup: Sendable {
+    public enum Lookup: Sendable {
         case hit(StoredResource)
         case miss(Ticket)
     }
 
     /// Proof of the state a miss saw; a fill with a stale ticket is ignored.
-    struct Ticket: Sendable {
+    public struct Ticket: Sendable {
         fileprivate let generation: UInt64
     }
 
@@ -53,20 +61,20 @@ final class ResourceCache: Sendable {
         var writing: [ResourcePath: Int] = [:]
     }
 
-    let limits: Limits
+    public let limits: Limits
     private let state: Mutex<State>
 
-    init(limits: Limits) {
+    public init(limits: Limits) {
         self.limits = Limits(entries: max(0, limits.entries), bytes: max(0, limits.bytes))
         state = Mutex(State(ring: Array(repeating: nil, count: self.limits.entries)))
     }
 
-    var isEnabled: Bool { limits.entries > 0 && limits.bytes > 0 }
+    public var isEnabled: Bool { limits.entries > 0 && limits.bytes > 0 }
 
     /// Number of resources held, for tests and metrics.
-    var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLock { $0.entries.count } }
 
-    func lookup(_ path: ResourcePath) -> Lookup {
+    public func lookup(_ path: ResourcePath) -> Lookup {
         state.withLock { state in
             if let entry = state.entries[path] { return .hit(entry.resource) }
             return .miss(Ticket(generation: state.generation))
@@ -74,7 +82,7 @@ final class ResourceCache: Sendable {
     }
 
     /// Keeps what a reader found after `lookup` missed, unless a write may have changed it since.
-    func fill(_ resource: StoredResource, ticket: Ticket) {
+    public func fill(_ resource: StoredResource, ticket: Ticket) {
         let bytes = resource.value.utf8.count + resource.path.description.utf8.count
         guard isEnabled, bytes <= limits.bytes / 64 else { return }
         state.withLock { state in
@@ -99,7 +107,7 @@ final class ResourceCache: Sendable {
     }
 
     /// Called before a write's transaction begins.
-    func beginWriting(_ paths: [ResourcePath]) {
+    public func beginWriting(_ paths: [ResourcePath]) {
         guard isEnabled else { return }
         state.withLock { state in
             for path in paths {
@@ -111,7 +119,7 @@ final class ResourceCache: Sendable {
 
     /// Called once the transaction has ended, with the paths given to `beginWriting` and those
     /// the committed events name (a child appended to a collection gets its path only here).
-    func endWriting(_ paths: [ResourcePath], committed: [ResourcePath]) {
+    public func endWriting(_ paths: [ResourcePath], committed: [ResourcePath]) {
         guard isEnabled else { return }
         state.withLock { state in
             for path in paths {
