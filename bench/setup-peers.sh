@@ -33,7 +33,8 @@ fi
 stop
 ulimit -n 20000
 
-mkdir -p "$state/nchan/tmp"
+mkdir -p "$state/nchan/tmp" "$state/nchan/static-root/static"
+printf '%s' '{"n":1,"text":"hello world"}' >"$state/nchan/static-root/static/object.json"
 nginx -p "$state/nchan" -c "$here/nchan/nginx.conf"
 for _ in $(seq 50); do [ -s "$state/nchan/nginx.pid" ] && break; sleep 0.1; done
 cp "$state/nchan/nginx.pid" "$state/nchan-nginx.pid"
