@@ -9,8 +9,10 @@
 #   bench/setup-peers.sh stop
 #
 # Environment: SCALE (fraction of the subscriber counts, default 1), WORKLOADS (subset of
-# "fanout-sse fanout-ws saturation idle idle-ws writes topics"), SERVERS (subset of "eddy nchan pushpin"),
-# SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"; past them the rate
+# "fanout-sse fanout-ws rates saturation idle idle-ws writes topics"), SERVERS (subset of "eddy nchan pushpin"),
+# RATES (the "subscribers×writes/s" pairs of the
+# latency-against-rate workload, default "50x2 50x10 5000x2 5000x10 5000x50 5000x200"; subscriber
+# counts are scaled), RATE_SECONDS (seconds of publishing per pair, default 30), SAT_RATES (writes/s tried for the saturation peak, default "5 10 20 40 80"; past them the rate
 # doubles while deliveries grow by a tenth with nothing lost, up to SAT_MAX, default 10240), DURATION (seconds
 # of publishing for fan-out and many topics, default 30), SAT_SECONDS (per saturation step, 10),
 # SAT_WRITERS (concurrent publishing requests at the saturation steps, default 32: with fewer, a
@@ -23,7 +25,9 @@ EDDY="${EDDY:-$root/.build/release/eddy}"
 LOAD="${LOAD:-$root/.build/release/eddy-load}"
 OUT="${OUT:-/tmp/eddy-bench/results}"
 SCALE="${SCALE:-1}"
-WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws saturation idle idle-ws writes topics}"
+WORKLOADS="${WORKLOADS:-fanout-sse fanout-ws rates saturation idle idle-ws writes topics}"
+RATES="${RATES:-50x2 50x10 5000x2 5000x10 5000x50 5000x200}"
+RATE_SECONDS="${RATE_SECONDS:-30}"
 SERVERS="${SERVERS:-eddy nchan pushpin}"
 SAT_RATES="${SAT_RATES:-5 10 20 40 80}"
 SAT_MAX="${SAT_MAX:-10240}"
@@ -153,6 +157,14 @@ for server in $SERVERS; do
         # A server that died during the previous workload is reported, not silently restarted.
         case "$workload" in
             fanout-sse) load fanout-sse "$server" sse "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;
+            rates)
+                # Write-to-delivery latency against the write rate, one topic; a fresh Eddy per pair.
+                for pair in $RATES; do
+                    subs=$(scaled "${pair%x*}")
+                    rate=${pair#*x}
+                    [ "$server" = eddy ] && start_eddy
+                    load "rates-${pair%x*}x$rate" "$server" sse "$subs" 1 $((rate * RATE_SECONDS)) "$rate" --drain 5
+                done ;;
             fanout-ws)
                 if [ "$server" = pushpin ] && [ "${PUSHPIN_WS:-1}" = 0 ]; then continue; fi
                 load fanout-ws "$server" ws "$FANOUT" 1 $((10 * DURATION)) 10 --drain 5 ;;

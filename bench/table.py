@@ -52,9 +52,13 @@ def number(values, key):
         return None
 
 
+PEAK_P99_MS = 1000
+
+
 def peak(server):
-    """The most deliveries/s of a saturation step, and that step's rate: among the steps that
-    lost nothing, or among all of them when every step lost something."""
+    """The peak: the most deliveries/s of a saturation step that lost nothing and whose p99 was
+    under a second, with that step's rate. When no step qualifies, the most of any step, marked
+    by its loss (or its p99)."""
     steps = []
     for file in os.listdir(out):
         match = re.fullmatch(rf"saturation-([0-9.]+)-{server}\.txt", file)
@@ -62,9 +66,19 @@ def peak(server):
             values = read(f"saturation-{match.group(1)}", server)
             value = number(values, "deliveries_per_s")
             if value is not None:
-                steps.append((value, match.group(1), number(values, "lost")))
-    lossless = [step for step in steps if step[2] == 0]
-    return max(lossless or steps, default=None)
+                steps.append((value, match.group(1), number(values, "lost"), number(values, "latency_p99_ms")))
+    qualifying = [step for step in steps if step[2] == 0 and step[3] is not None and step[3] < PEAK_P99_MS]
+    return max(qualifying or steps, default=None)
+
+
+def rate_pairs():
+    """The (subscribers, writes/s) pairs of the rates workload this run measured, in order."""
+    pairs = set()
+    for file in os.listdir(out):
+        match = re.fullmatch(r"rates-([0-9]+)x([0-9]+)-\w+\.txt", file)
+        if match:
+            pairs.add((int(match.group(1)), int(match.group(2))))
+    return sorted(pairs)
 
 
 rows = []
@@ -84,10 +98,16 @@ for name, label in [("fanout-sse", "(a) fan-out SSE"), ("fanout-ws", "(a) fan-ou
         ("disconnected", "disconnected"),
     ]:
         rows.append((label, what, [number(read(name, s), key) for s in servers]))
+for subscribers, rate in rate_pairs():
+    label = f"SSE, {subscribers:,} subscribers × {rate} writes/s"
+    for key, what in [("latency_p50_ms", "latency p50 ms"), ("latency_p99_ms", "latency p99 ms"), ("lost", "lost"),
+                      ("server_cpu_ns_per_delivery", "server CPU ns per delivery")]:
+        rows.append((label, what, [number(read(f"rates-{subscribers}x{rate}", s), key) for s in servers]))
 peaks = [peak(s) for s in servers]
-rows.append(("(b) saturation SSE", "peak deliveries/s", [p[0] if p else None for p in peaks]))
+rows.append(("(b) saturation SSE", f"peak deliveries/s (nothing lost, p99 < {PEAK_P99_MS} ms)", [p[0] if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "at writes/s", [float(p[1]) if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "lost at the peak", [p[2] if p else None for p in peaks]))
+rows.append(("(b) saturation SSE", "p99 ms at the peak", [p[3] if p else None for p in peaks]))
 rows.append(("(b) saturation SSE", "server CPU ns per delivery at the peak",
              [number(read(f"saturation-{p[1]}", s), "server_cpu_ns_per_delivery") if p else None for s, p in zip(servers, peaks)]))
 rows.append(("(c) idle SSE", "RSS KiB per connection", [number(read("idle", s), "rss_per_connection_kib") for s in servers]))
@@ -151,12 +171,20 @@ def headline_rows():
                 if ms is not None:
                     text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
                     found.append((name, metric, "ms", server, text, lost_of(values), connected_note(values, "connected")))
+        for subscribers, rate in rate_pairs():
+            values = read(f"rates-{subscribers}x{rate}", server)
+            for key, metric in [("latency_p50_ms", "p50"), ("latency_p99_ms", "p99")]:
+                ms = number(values, key)
+                if ms is not None:
+                    text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
+                    found.append((f"latency-{subscribers}x{rate}", metric, "ms", server, text, lost_of(values),
+                                  connected_note(values, "connected")))
         best = peak(server)
         if best:
-            deliveries, rate, lost = best
-            note = f"{float(rate):g} writes/s asked"
-            if lost:
-                note = f"no step without loss: the most, at {float(rate):g} writes/s asked"
+            deliveries, rate, lost, p99 = best
+            note = f"{float(rate):g} writes/s asked, p99 {p99:,.0f} ms" if p99 is not None else f"{float(rate):g} writes/s asked"
+            if lost or p99 is None or p99 >= PEAK_P99_MS:
+                note = f"no step without loss and with p99 under {PEAK_P99_MS} ms: the most, at {float(rate):g} writes/s asked"
             found.append(("peak", "deliveries_per_s", "deliveries/s", server, f"{deliveries:.0f}",
                           "" if lost is None else f"{lost:.0f}", note))
         values = read("writes", server)
