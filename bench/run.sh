@@ -53,7 +53,7 @@ start_eddy() {
     eddy_data="$(mktemp -d /tmp/eddy-bench/eddy-data.XXXXXX)"
     # The rate limit and the per-address connection cap would measure themselves, not Eddy.
     "$EDDY" serve --port "$EDDY_PORT" --data "$eddy_data" --log-level warning \
-        --max-connections-per-address 100000 --write-rate 1000000 --write-burst 1000000 \
+        --max-connections-per-address 100000 --write-rate 1000000 --write-burst 1000000 ${EDDY_ARGS:-} \
         >"$OUT/eddy-server.log" 2>&1 &
     eddy_pid=$!
     for _ in $(seq 100); do
