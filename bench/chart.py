@@ -167,8 +167,8 @@ def legend(out, x, y):
     notes = [
         "Pale bar: p99; solid bar inside it: p50.",
         "Outlined bar: the run lost events.",
-        "Low rates and 5,000 × 50/s: issue #24's own SSE client;",
-        "the rest: eddy-load (bench/run.sh).",
+        "Measured with eddy-load (bench/run.sh);",
+        "peak: nothing lost and p99 under 1 s.",
         "Figures and their series: bench/headline.csv;",
         "what limits each: docs/benchmark-log.md.",
         "2 vCPUs, server and load tool on the same cores.",

@@ -116,7 +116,7 @@ final class LogFollower: Sendable {
                 continue
             }
             if let last = events.last {
-                cache.endWriting([], committed: events.map(\.path))
+                cache.endWriting([], committed: events.map { $0.path })
                 publish(events)
                 let ready = state.withLock { state in
                     state.published = last.sequence

@@ -16,7 +16,7 @@ final class GroupCommit: Sendable {
         listener: @escaping @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?
     ) {
         queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
-            let paths = mutations.map(\.path)
+            let paths = mutations.map { $0.path }
             cache.beginWriting(paths)
             let results = await Self.write(mutations, pool: pool, apply: apply, listener: listener())
             cache.endWriting(paths, committed: results.compactMap { result in

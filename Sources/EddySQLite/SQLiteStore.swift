@@ -143,7 +143,7 @@ public final class SQLiteStore: ResourceStore {
     public func commit(all mutations: [Mutation]) async throws -> BatchOutcome {
         let epoch = self.epoch
         let listener = self.listener
-        let paths = mutations.map(\.path)
+        let paths = mutations.map { $0.path }
         cache.beginWriting(paths)
         var committed: [ResourcePath] = []
         defer { cache.endWriting(paths, committed: committed) }
