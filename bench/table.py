@@ -164,21 +164,16 @@ def headline_rows():
             if kib is not None:
                 found.append((workload, "rss_per_connection", "KiB", server, f"{kib:.2f}", "",
                               connected_note(values, "held")))
-        for name in ["fanout-sse", "fanout-ws"]:
+        # (results file, headline workload): the fan-outs, then each pair of the rates workload.
+        latencies = [("fanout-sse", "fanout-sse"), ("fanout-ws", "fanout-ws")] + [
+            (f"rates-{subscribers}x{rate}", f"latency-{subscribers}x{rate}") for subscribers, rate in rate_pairs()]
+        for name, workload in latencies:
             values = read(name, server)
             for key, metric in [("latency_p50_ms", "p50"), ("latency_p99_ms", "p99")]:
                 ms = number(values, key)
                 if ms is not None:
                     text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
-                    found.append((name, metric, "ms", server, text, lost_of(values), connected_note(values, "connected")))
-        for subscribers, rate in rate_pairs():
-            values = read(f"rates-{subscribers}x{rate}", server)
-            for key, metric in [("latency_p50_ms", "p50"), ("latency_p99_ms", "p99")]:
-                ms = number(values, key)
-                if ms is not None:
-                    text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
-                    found.append((f"latency-{subscribers}x{rate}", metric, "ms", server, text, lost_of(values),
-                                  connected_note(values, "connected")))
+                    found.append((workload, metric, "ms", server, text, lost_of(values), connected_note(values, "connected")))
         best = peak(server)
         if best:
             deliveries, rate, lost, p99 = best
