@@ -56,8 +56,8 @@ public final class ResourceCache: Sendable {
         var next = 0
         var bytes = 0
         var generation: UInt64 = 0
-        /// Writes under way per path (a path can be in several queued batches' transactions only
-        /// one at a time, but a batch may name it twice).
+        /// Writes under way per path, counted: a batch may name a path twice, and SQLite's
+        /// all-or-nothing batches are marked while a group commit naming the same path may be.
         var writing: [ResourcePath: Int] = [:]
     }
 
@@ -71,7 +71,7 @@ public final class ResourceCache: Sendable {
 
     public var isEnabled: Bool { limits.entries > 0 && limits.bytes > 0 }
 
-    /// Number of resources held, for tests and metrics.
+    /// Number of resources held, for tests.
     public var count: Int { state.withLock { $0.entries.count } }
 
     public func lookup(_ path: ResourcePath) -> Lookup {
