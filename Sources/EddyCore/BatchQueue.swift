@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// The queue behind group commit: items submitted while a batch is being written wait, then
@@ -6,6 +7,14 @@ import Synchronization
 public final class BatchQueue<Item: Sendable, Output: Sendable>: Sendable {
     /// Writes one batch; returns one result per item, in order.
     public typealias Write = @Sendable ([Item]) async -> [Result<Output, any Error>]
+    /// Writes one batch on the thread it is called on, blocking it until the batch is written.
+    public typealias BlockingWrite = @Sendable ([Item]) -> [Result<Output, any Error>]
+
+    private enum Writer: Sendable {
+        case async(Write)
+        /// Drained on a dispatch queue of its own, off Swift's pool.
+        case blocking(BlockingWrite, DispatchQueue)
+    }
 
     private struct Pending {
         let item: Item
@@ -19,11 +28,20 @@ public final class BatchQueue<Item: Sendable, Output: Sendable>: Sendable {
 
     private let state = Mutex(State())
     private let maximumBatch: Int
-    private let write: Write
+    private let writer: Writer
 
     public init(maximumBatch: Int, write: @escaping Write) {
         self.maximumBatch = maximumBatch
-        self.write = write
+        self.writer = .async(write)
+    }
+
+    /// Batches drained on a thread of their own, which `write` blocks. A writer that can write
+    /// synchronously (SQLite) then costs a submitter one hand-over to that thread and one back,
+    /// where an async drain costs a task, a hand-over to the writer's own thread, one back to
+    /// Swift's pool to resume the drain, and only then the submitter's.
+    public init(maximumBatch: Int, label: String, blockingWrite: @escaping BlockingWrite) {
+        self.maximumBatch = maximumBatch
+        self.writer = .blocking(blockingWrite, DispatchQueue(label: label))
     }
 
     public func submit(_ item: Item) async throws -> Output {
@@ -34,25 +52,48 @@ public final class BatchQueue<Item: Sendable, Output: Sendable>: Sendable {
                 state.draining = true
                 return true
             }
-            if startDrain { Task { await self.drain() } }
+            guard startDrain else { return }
+            switch writer {
+            case .async(let write): Task { await self.drain(write) }
+            case .blocking(let write, let queue): queue.async { self.drain(write) }
+            }
         }
     }
 
-    private func drain() async {
+    /// Items submitted and not yet taken into a batch.
+    var waiting: Int { state.withLock { $0.queue.count } }
+
+    /// The next batch, or an empty one once the queue is empty (and then no longer draining).
+    private func takeBatch() -> [Pending] {
+        state.withLock { state in
+            let taken = Array(state.queue.prefix(maximumBatch))
+            state.queue.removeFirst(taken.count)
+            if taken.isEmpty { state.draining = false }
+            return taken
+        }
+    }
+
+    private func drain(_ write: Write) async {
         while true {
-            let batch: [Pending] = state.withLock { state in
-                let taken = Array(state.queue.prefix(maximumBatch))
-                state.queue.removeFirst(taken.count)
-                if taken.isEmpty { state.draining = false }
-                return taken
-            }
+            let batch = takeBatch()
             if batch.isEmpty { return }
             // A closure, not `\.item`: a key path into a generic type is instantiated at run time,
             // demangling its type's name, on every use: several microseconds per batch.
-            let results = await write(batch.map { $0.item })
-            for (index, pending) in batch.enumerated() {
-                pending.continuation.resume(with: index < results.count ? results[index] : .failure(BatchQueueError.noResult))
-            }
+            Self.resume(batch, with: await write(batch.map { $0.item }))
+        }
+    }
+
+    private func drain(_ write: BlockingWrite) {
+        while true {
+            let batch = takeBatch()
+            if batch.isEmpty { return }
+            Self.resume(batch, with: write(batch.map { $0.item }))
+        }
+    }
+
+    private static func resume(_ batch: [Pending], with results: [Result<Output, any Error>]) {
+        for (index, pending) in batch.enumerated() {
+            pending.continuation.resume(with: index < results.count ? results[index] : .failure(BatchQueueError.noResult))
         }
     }
 }

@@ -15,10 +15,13 @@ final class GroupCommit: Sendable {
         pool: DatabasePool, cache: ResourceCache, maximumBatch: Int = 256, apply: @escaping Apply,
         listener: @escaping @Sendable () -> (@Sendable ([ChangeEvent]) -> Void)?
     ) {
-        queue = BatchQueue(maximumBatch: maximumBatch) { mutations in
+        // GRDB's synchronous write runs on the calling thread when its writer is free: the
+        // queue's own thread then makes the transaction, and no hop to GRDB's thread and back
+        // comes between a submitter and its commit.
+        queue = BatchQueue(maximumBatch: maximumBatch, label: "eddy.group-commit") { mutations in
             let paths = mutations.map { $0.path }
             cache.beginWriting(paths)
-            let results = await Self.write(mutations, pool: pool, apply: apply, listener: listener())
+            let results = Self.write(mutations, pool: pool, apply: apply, listener: listener())
             cache.endWriting(paths, committed: results.compactMap { result in
                 if case .success(.committed(let event, _)) = result { event.path } else { nil }
             })
@@ -32,9 +35,9 @@ final class GroupCommit: Sendable {
 
     private static func write(
         _ mutations: [Mutation], pool: DatabasePool, apply: Apply, listener: (@Sendable ([ChangeEvent]) -> Void)?
-    ) async -> [Result<CommitOutcome, any Error>] {
+    ) -> [Result<CommitOutcome, any Error>] {
         do {
-            return try await pool.write { db in
+            return try pool.write { db in
                 var results: [Result<CommitOutcome, any Error>] = []
                 var events: [ChangeEvent] = []
                 // Cached, unlike `inSavepoint`'s, which prepared both statements anew for every

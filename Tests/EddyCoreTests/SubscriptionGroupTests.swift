@@ -221,7 +221,7 @@ private final class DropCounter: Sendable {
 }
 
 /// Waits for `condition`, polling; fails the test after `seconds`.
-private func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async throws {
+func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while !condition() {
         guard ContinuousClock.now < deadline else {
