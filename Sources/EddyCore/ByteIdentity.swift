@@ -1,3 +1,5 @@
+import Foundation
+
 /// Text that names something — a path, a subject, a token, a JSON member name — compared,
 /// hashed and ordered by its exact UTF-8 bytes.
 ///
@@ -51,9 +53,13 @@ extension String {
     public func hasSameBytes(as other: String) -> Bool {
         let count = utf8.count
         guard count == other.utf8.count else { return false }
+        guard count > 0 else { return true }
+        // `memcmp`, not `elementsEqual`, which steps through the bytes one by one: this runs
+        // for every delivery (encoding keys) and for every path compared.
         let compared = utf8.withContiguousStorageIfAvailable { mine in
             other.utf8.withContiguousStorageIfAvailable { theirs in
-                mine.baseAddress == theirs.baseAddress || mine.elementsEqual(theirs)
+                guard let mine = mine.baseAddress, let theirs = theirs.baseAddress else { return false }
+                return mine == theirs || memcmp(mine, theirs, count) == 0
             }
         }
         if let compared = compared ?? nil { return compared }

@@ -5,7 +5,7 @@ import Synchronization
 /// them, so an event is encoded once per format rather than once per subscriber.
 public final class HubEvent: Sendable {
     public let change: ChangeEvent
-    private let encodings = Mutex<[(key: String, value: any Sendable)]>([])
+    @usableFromInline let encodings = Mutex<[EncodingEntry]>([])
 
     public init(_ change: ChangeEvent) {
         self.change = change
@@ -13,6 +13,9 @@ public final class HubEvent: Sendable {
 
     public var sequence: SequenceNumber { change.sequence }
 
+    /// Inlinable, so that the transport's call is specialised for its encoding's type: the
+    /// generic version looked the type's metadata up and cast an existential at every delivery.
+    @inlinable
     public func encoded<Encoding: Sendable>(as key: EncodingKey<Encoding>, _ build: () -> Encoding) -> Encoding {
         cachedEncoding(in: encodings, key: key.name, build)
     }
@@ -23,30 +26,58 @@ public final class HubEvent: Sendable {
 /// encode them once for every subscriber of the batch, as `HubEvent.encoded` does for one.
 public final class HubEventBatch: Sendable {
     public let events: [HubEvent]
-    private let encodings = Mutex<[(key: String, value: any Sendable)]>([])
+    @usableFromInline let encodings = Mutex<[EncodingEntry]>([])
 
     public init(_ events: [HubEvent]) {
         self.events = events
     }
 
+    @inlinable
     public func encoded<Encoding: Sendable>(as key: EncodingKey<Encoding>, _ build: () -> Encoding) -> Encoding {
         cachedEncoding(in: encodings, key: key.name, build)
     }
 }
 
-private func cachedEncoding<Encoding: Sendable>(
-    in encodings: borrowing Mutex<[(key: String, value: any Sendable)]>, key: String, _ build: () -> Encoding
+/// One format's encoding of an event or a batch, under its key's name.
+@usableFromInline
+struct EncodingEntry: Sendable {
+    @usableFromInline let key: String
+    /// An `EncodedValue<Encoding>`: a class, so that reading it back is a class cast (a
+    /// pointer comparison), not a cast out of an existential.
+    @usableFromInline let box: any AnyObject & Sendable
+
+    @usableFromInline
+    init(key: String, box: any AnyObject & Sendable) {
+        self.key = key
+        self.box = box
+    }
+}
+
+@usableFromInline
+final class EncodedValue<Encoding: Sendable>: Sendable {
+    @usableFromInline let value: Encoding
+
+    @usableFromInline
+    init(_ value: Encoding) {
+        self.value = value
+    }
+}
+
+@inlinable
+func cachedEncoding<Encoding: Sendable>(
+    in encodings: borrowing Mutex<[EncodingEntry]>, key: String, _ build: () -> Encoding
 ) -> Encoding {
-    // Look the entry up first: with an optional `Encoding`, casting a missing value would
-    // succeed as nil.
     // Keys hold client-given URIs: two that are canonically equivalent but not the same bytes
-    // name different resources and must not share an encoding.
-    if let entry = encodings.withLock({ $0.first(where: { $0.key.hasSameBytes(as: key) }) }), let cached = entry.value as? Encoding {
-        return cached
+    // name different resources and must not share an encoding. A key read back as another
+    // type than it was stored as is built anew, and not kept.
+    let box = encodings.withLock { list in list.first(where: { $0.key.hasSameBytes(as: key) })?.box }
+    if let box {
+        if let cached = box as? EncodedValue<Encoding> { return cached.value }
+        return build()
     }
     let value = build()
     encodings.withLock { list in
-        if !list.contains(where: { $0.key.hasSameBytes(as: key) }) { list.append((key, value)) }
+        if !list.contains(where: { $0.key.hasSameBytes(as: key) }) { list.append(EncodingEntry(key: key, box: EncodedValue(value))) }
     }
     return value
 }

@@ -23,6 +23,8 @@ import Testing
         #expect(ByteIdentity(built) == ByteIdentity(literal))
         #expect(ByteIdentity(built).hashValue == ByteIdentity(literal).hashValue)
         #expect(built.hasSameBytes(as: literal) && "".hasSameBytes(as: ""))
+        let differsAtTheEnd = String(decoding: Array("a long name that is not stored inline \u{E8}".utf8), as: UTF8.self)
+        #expect(!built.hasSameBytes(as: differsAtTheEnd) && !"short a".hasSameBytes(as: "short b"))
     }
 
     @Test func ordersByBytes() {

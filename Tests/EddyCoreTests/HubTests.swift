@@ -107,6 +107,24 @@ import Testing
         #expect(event.encoded(as: "optional") { () -> String? in "built" } == "built")
         #expect(event.encoded(as: "nothing") { () -> String? in nil } == nil)
     }
+
+    @Test func encodingsAreKeyedByTheKeysBytesAndType() throws {
+        let event = HubEvent(
+            ChangeEvent(sequence: 1, path: try ResourcePath(parsing: "/e"), kind: .created, etag: ETag(opaque: "x"), timestamp: 0, value: "{}"))
+        // Canonically equivalent keys (they name URIs) are different keys.
+        #expect(event.encoded(as: "frame:/Kevin") { "for Kevin" } == "for Kevin")
+        #expect(event.encoded(as: "frame:/\u{212A}evin") { "for the Kelvin sign" } == "for the Kelvin sign")
+        #expect(event.encoded(as: "frame:/Kevin") { "built again" } == "for Kevin")
+        // Keys of one length that differ in their last byte only.
+        #expect(event.encoded(as: "frame:/Kevim") { "for Kevim" } == "for Kevim")
+        // The same name read as another type is built, and does not replace the first.
+        #expect(event.encoded(as: EncodingKey<Int>("frame:/Kevin")) { 7 } == 7)
+        #expect(event.encoded(as: "frame:/Kevin") { "built again" } == "for Kevin")
+        let batch = HubEventBatch([event])
+        #expect(batch.encoded(as: "frame:/Kevin") { "batch" } == "batch")
+        #expect(batch.encoded(as: "frame:/\u{212A}evin") { "batch of the Kelvin sign" } == "batch of the Kelvin sign")
+        #expect(batch.encoded(as: "frame:/Kevin") { "built again" } == "batch")
+    }
 }
 
 @Suite struct HubBatchTests {
