@@ -272,9 +272,9 @@ public final class SQLiteStore: ResourceStore {
         let current = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT value, version, created_seq, created_at FROM resources WHERE path = ?"), arguments: [path.description]
         ).map { row in
-            StoredRow(
-                value: row["value"], version: UInt64(row["version"] as Int64), createdSequence: UInt64(row["created_seq"] as Int64),
-                createdAt: row["created_at"])
+            // By position, as selected: a column looked up by name is lowercased and searched
+            // for on every write.
+            StoredRow(value: row[0], version: UInt64(row[1] as Int64), createdSequence: UInt64(row[2] as Int64), createdAt: row[3])
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         switch try mutation.plan(target: path, current: current, sequence: sequence, now: now, epoch: epoch) {
