@@ -70,7 +70,8 @@ final class BodyTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     static func announcesBody(_ request: HTTPRequest) -> Bool {
-        request.headerFields[.transferEncoding] != nil || request.headerFields[.contentLength].map { $0 != "0" } ?? false
+        request.headerFields.contains { $0.name == .transferEncoding }
+            || request.headerFields.combinedValue(of: .contentLength).map { $0 != "0" } ?? false
     }
 
     static func describe(_ amount: TimeAmount) -> String {
