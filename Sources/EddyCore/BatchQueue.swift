@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Inlinable, so that the store using it gets a copy specialised for its items: unspecialised,
 /// every batch looked up the metadata of its generic types (the pending items, their
-/// continuations, the results) at run time, about 15,000 instructions per lone write.
+/// continuations, the results) at run time, about 27,000 instructions per lone write.
 public final class BatchQueue<Item: Sendable, Output: Sendable>: Sendable {
     /// Writes one batch; returns one result per item, in order.
     public typealias Write = @Sendable ([Item]) async -> [Result<Output, any Error>]

@@ -13,8 +13,8 @@ import Testing
         let batches = Mutex<[[Int]]>([])
         let firstStarted = Mutex(false)
         private let opened = DispatchSemaphore(value: 0)
-        private let waiting = Mutex<CheckedContinuation<Void, Never>?>(nil)
-        private let isOpen = Mutex(false)
+        /// Whether `open()` ran, and the async write waiting for it, if any.
+        private let gate = Mutex<(isOpen: Bool, waiting: CheckedContinuation<Void, Never>?)>((false, nil))
 
         func record(_ items: [Int]) -> Bool {
             batches.withLock { batches in
@@ -30,9 +30,9 @@ import Testing
 
         func hold() async {
             await withCheckedContinuation { continuation in
-                let open = isOpen.withLock { isOpen in
-                    if !isOpen { waiting.withLock { $0 = continuation } }
-                    return isOpen
+                let open = gate.withLock { gate in
+                    if !gate.isOpen { gate.waiting = continuation }
+                    return gate.isOpen
                 }
                 firstStarted.withLock { $0 = true }
                 if open { continuation.resume() }
@@ -41,11 +41,11 @@ import Testing
 
         func open() {
             opened.signal()
-            let continuation = isOpen.withLock { isOpen in
-                isOpen = true
-                return waiting.withLock { $0.take() }
+            let waiting = gate.withLock { gate in
+                gate.isOpen = true
+                return gate.waiting.take()
             }
-            continuation?.resume()
+            waiting?.resume()
         }
     }
 
