@@ -177,9 +177,10 @@ def headline_rows():
         best = peak(server)
         if best:
             deliveries, rate, lost, p99 = best
-            note = f"{float(rate):g} writes/s asked, p99 {p99:,.0f} ms" if p99 is not None else f"{float(rate):g} writes/s asked"
             if lost or p99 is None or p99 >= PEAK_P99_MS:
                 note = f"no step without loss and with p99 under {PEAK_P99_MS} ms: the most, at {float(rate):g} writes/s asked"
+            else:
+                note = f"{float(rate):g} writes/s asked, p99 {p99:,.0f} ms"
             found.append(("peak", "deliveries_per_s", "deliveries/s", server, f"{deliveries:.0f}",
                           "" if lost is None else f"{lost:.0f}", note))
         values = read("writes", server)
